@@ -1,0 +1,71 @@
+"""A Python handle on the test fleet, for pytest fixtures and benchmarks.
+
+It drives the `fleet` command next to this file, so tests and people use the same interface.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FLEET_COMMAND = Path(__file__).resolve().parent / "fleet"
+
+
+@dataclass
+class Fleet:
+    """A running fleet: its control directory and the environment that selects it."""
+
+    ctl: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def up(cls, count: int, *, systemd: int = 0, name: str = "orf", subnet: str = "10.213.0") -> Fleet:
+        env = {"FLEET_NAME": name, "FLEET_SUBNET": subnet}
+        result = subprocess.run(
+            [str(FLEET_COMMAND), "up", str(count), "--systemd", str(systemd)],
+            env={**os.environ, **env}, capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"fleet up {count} failed ({result.returncode}):\n{result.stderr}")
+        return cls(ctl=Path(result.stdout.strip().splitlines()[-1]), env=env)
+
+    def down(self) -> None:
+        self.fleet("down", check=True)
+
+    @property
+    def inventory(self) -> Path:
+        return self.ctl / "inventory.ini"
+
+    @property
+    def ansible_cfg(self) -> Path:
+        return self.ctl / "ansible.cfg"
+
+    @property
+    def hosts(self) -> list[dict[str, str]]:
+        return list(json.loads((self.ctl / "hosts.json").read_text()))
+
+    def names(self, init: str | None = None) -> list[str]:
+        return [h["name"] for h in self.hosts if init is None or h["init"] == init]
+
+    def controller_env(self) -> dict[str, str]:
+        """os.environ with the fleet's ansible.cfg in effect, as `fleet run` sets it."""
+        return {**os.environ, **self.env, "ANSIBLE_CONFIG": str(self.ansible_cfg)}
+
+    def fleet(self, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(FLEET_COMMAND), *args], env={**os.environ, **self.env},
+                              capture_output=True, text=True, check=check)
+
+    def sh(self, host: str, command: str, *, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run a shell command inside HOST (fault injection and asserts)."""
+        result = self.fleet("sh", host, command)
+        if check and result.returncode != 0:
+            raise AssertionError(f"on {host}: {command!r} exited {result.returncode}: {result.stderr}")
+        return result
+
+    def run(self, *argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        """Run a controller-side command with the fleet's ansible.cfg in effect."""
+        return subprocess.run(list(argv), env=self.controller_env(), capture_output=True, text=True,
+                              check=False, cwd=cwd)
