@@ -1,0 +1,3 @@
+from opsrun.cli import main
+
+raise SystemExit(main())

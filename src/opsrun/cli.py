@@ -1,0 +1,243 @@
+"""The opsrun command line: argument parsing, dispatch to a subcommand, and the error handler."""
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from opsrun import __version__
+from opsrun.commands import run as run_command
+from opsrun.errors import ExitCode, OpsrunError
+from opsrun.output import GlobalOptions, OutputFormat, envelope, print_envelope
+from opsrun.state import LOG_FILE_NAME, open_log
+
+PROG = "opsrun"
+DEFAULT_STATE_DIR = ".opsrun"
+
+log = logging.getLogger("opsrun")
+
+Handler = Callable[[GlobalOptions, argparse.Namespace], int]
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """Reports bad usage as an OpsrunError (exit code USAGE) instead of exiting with 2.
+
+    ansible-playbook uses 2 for failed hosts, which opsrun passes through.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        raise OpsrunError(
+            f"{self.prog}: {message}", hint=f"see '{self.prog} --help'", exit_code=ExitCode.USAGE
+        )
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, in_subcommand: bool) -> None:
+    # Accepted before and after the subcommand; after it, only given values override.
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if in_subcommand else value
+
+    parser.add_argument(
+        "--output",
+        choices=[fmt.value for fmt in OutputFormat],
+        default=default(OutputFormat.HUMAN.value),
+        help="human-readable output (default) or a JSON result envelope on stdout",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=default(None),
+        help=f"where runs and the log are kept (env OPSRUN_STATE_DIR; default ./{DEFAULT_STATE_DIR})",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default(False),
+        help="more detail in the log, and tracebacks on the terminal",
+    )
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError(text)
+    return value
+
+
+def _number_from_env(name: str, convert: Callable[[str], float], default: float) -> float:
+    text = os.environ.get(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        return convert(text)
+    except ValueError:
+        raise OpsrunError(
+            f"the environment variable {name}={text!r} is not a positive number",
+            hint=f"set {name} to a positive number or unset it",
+            exit_code=ExitCode.CONFIG,
+        ) from None
+
+
+def _run(options: GlobalOptions, args: argparse.Namespace) -> int:
+    keep_runs = args.keep_runs
+    if keep_runs is None:
+        keep_runs = int(_number_from_env("OPSRUN_KEEP_RUNS", _positive_int, run_command.DEFAULT_KEEP_RUNS))
+    keep_days = args.keep_days
+    if keep_days is None:
+        keep_days = _number_from_env("OPSRUN_KEEP_DAYS", _positive_float, run_command.DEFAULT_KEEP_DAYS)
+    return run_command.run(
+        options,
+        playbook=args.playbook,
+        inventory=args.inventory,
+        limit=args.limit,
+        extra_vars=args.extra_vars,
+        check=args.check,
+        diff=args.diff,
+        keep_runs=keep_runs,
+        keep_days=keep_days,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(
+        prog=PROG, description="Routine and incident operations for managed servers, through Ansible."
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    _add_global_options(parser, in_subcommand=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run_parser = commands.add_parser(
+        "run",
+        help="run a playbook of the opsrun.ops collection (or a playbook file)",
+        description="Run a playbook and report per host. Exits with ansible-playbook's code on failure.",
+    )
+    _add_global_options(run_parser, in_subcommand=True)
+    run_parser.add_argument(
+        "--playbook",
+        required=True,
+        metavar="NAME",
+        help="a collection playbook (ping or opsrun.ops.ping) or a path to a playbook file",
+    )
+    run_parser.add_argument(
+        "-i",
+        "--inventory",
+        action="append",
+        default=[],
+        help="inventory path or host list, repeatable (default: the collection's local inventory)",
+    )
+    run_parser.add_argument("-l", "--limit", help="limit the run to these hosts (an Ansible host pattern)")
+    run_parser.add_argument(
+        "-e",
+        "--extra-vars",
+        action="append",
+        default=[],
+        metavar="VARS",
+        help="key=value pairs, inline YAML/JSON, or @file; repeatable",
+    )
+    run_parser.add_argument("--check", action="store_true", help="predict changes without making them")
+    run_parser.add_argument("--diff", action="store_true", help="show the differences in changed files")
+    run_parser.add_argument(
+        "--keep-runs",
+        type=_positive_int,
+        metavar="N",
+        help=f"keep at most N runs (env OPSRUN_KEEP_RUNS; default {run_command.DEFAULT_KEEP_RUNS})",
+    )
+    run_parser.add_argument(
+        "--keep-days",
+        type=_positive_float,
+        metavar="DAYS",
+        help=(
+            "remove run directories older than DAYS "
+            f"(env OPSRUN_KEEP_DAYS; default {run_command.DEFAULT_KEEP_DAYS:g})"
+        ),
+    )
+    return parser
+
+
+# Subcommand name -> the function that carries it out.
+COMMANDS: dict[str, Handler] = {"run": _run}
+
+
+def _wants_json(argv: Sequence[str]) -> bool:
+    """Whether --output json was asked for; used when the arguments as a whole do not parse."""
+    for index, argument in enumerate(argv):
+        if argument == "--output=json" or (
+            argument == "--output" and index + 1 < len(argv) and argv[index + 1] == "json"
+        ):
+            return True
+    return False
+
+
+def state_dir_from(option: Path | None) -> Path:
+    """The state directory: --state-dir, else OPSRUN_STATE_DIR, else ./.opsrun; made absolute."""
+    chosen = option or Path(os.environ.get("OPSRUN_STATE_DIR") or DEFAULT_STATE_DIR)
+    return chosen.expanduser().absolute()
+
+
+def report_error(error: BaseException, *, command: str, options: GlobalOptions, logged: bool) -> int:
+    """Print one line about `error` on stderr (and the JSON envelope); return the exit code.
+
+    The traceback goes to the log (when `logged`), and to the terminal only with --verbose.
+    """
+    log_path = options.state_dir / LOG_FILE_NAME
+    if isinstance(error, OpsrunError):
+        exit_code, message, hint = error.exit_code, error.message, error.hint
+        line = error.one_line()
+    elif isinstance(error, KeyboardInterrupt):
+        exit_code, message, hint = ExitCode.INTERRUPTED, "interrupted", ""
+        line = message
+    else:
+        exit_code = ExitCode.INTERNAL
+        message = f"internal error: {type(error).__name__}: {error}"
+        hint = f"the traceback is in {log_path}" if logged else "run again with -v to see the traceback"
+        line = f"{message}; {hint}"
+    if logged:
+        log.error("%s %s", command, line, exc_info=error)
+    sys.stderr.write(f"{PROG}: {line}\n")
+    if options.verbose:
+        traceback.print_exception(error, file=sys.stderr)
+    if options.output is OutputFormat.JSON:
+        print_envelope(envelope(command, exit_code, message=message, hint=hint))
+    return exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the opsrun command; returns its exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(arguments)
+    except SystemExit as exited:  # --help and --version
+        return exited.code if isinstance(exited.code, int) else ExitCode.OK
+    except OpsrunError as error:
+        output = OutputFormat.JSON if _wants_json(arguments) else OutputFormat.HUMAN
+        options = GlobalOptions(state_dir=state_dir_from(None), output=output)
+        command = next((argument for argument in arguments if argument in COMMANDS), "")
+        return report_error(error, command=command, options=options, logged=False)
+
+    options = GlobalOptions(
+        state_dir=state_dir_from(args.state_dir), output=OutputFormat(args.output), verbose=args.verbose
+    )
+    handler = COMMANDS[args.command]
+    log_handler: logging.Handler | None = None
+    try:
+        log_handler = open_log(options.state_dir)
+        log.addHandler(log_handler)
+        log.setLevel(logging.DEBUG if options.verbose else logging.INFO)
+        return handler(options, args)
+    except (Exception, KeyboardInterrupt) as error:
+        return report_error(error, command=args.command, options=options, logged=log_handler is not None)
+    finally:
+        if log_handler is not None:
+            log.removeHandler(log_handler)
+            log_handler.close()

@@ -1,0 +1,179 @@
+"""`opsrun run`: run one playbook of the collection (or a playbook file) and report per host."""
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from opsrun import engine
+from opsrun.collection import collection_dir, default_inventory, resolve_playbook
+from opsrun.errors import ExitCode, OpsrunError
+from opsrun.extravars import parse_extra_vars
+from opsrun.output import GlobalOptions, OutputFormat, envelope, print_envelope
+from opsrun.progress import LineDisplay, LiveDisplay, ProgressDisplay, RunTracker, SilentDisplay
+from opsrun.results import RunRecord, exit_code_for, host_stats
+from opsrun.state import RUNS_DIR_NAME, create_run_dir, rotate_runs, write_private_json
+
+COMMAND = "run"
+DEFAULT_KEEP_RUNS = 50
+DEFAULT_KEEP_DAYS = 30.0
+
+log = logging.getLogger(__name__)
+
+
+def _progress_display(options: GlobalOptions, tracker: RunTracker, console: Console) -> ProgressDisplay:
+    if options.output is OutputFormat.JSON:
+        return SilentDisplay()
+    if console.is_terminal:
+        return LiveDisplay(tracker, console)
+    return LineDisplay(tracker, console)
+
+
+def outcome_message(record: RunRecord) -> str:
+    """One sentence on why a run did not succeed (empty when it did)."""
+    if record.exit_code == ExitCode.OK:
+        return ""
+    if record.exit_code == ExitCode.INTERRUPTED:
+        return f"the run of {record.playbook} was interrupted"
+    failed = sorted({failure.host for failure in record.failures if not failure.unreachable})
+    unreachable = sorted({failure.host for failure in record.failures if failure.unreachable})
+    parts = []
+    if failed:
+        parts.append(f"failed on {len(failed)} host(s): {', '.join(failed)}")
+    if unreachable:
+        parts.append(f"could not reach {len(unreachable)} host(s): {', '.join(unreachable)}")
+    if parts:
+        return f"{record.playbook} {' and '.join(parts)}"
+    stage = "" if record.hosts else " before any host reported"
+    return f"ansible-playbook exited with return code {record.rc}{stage} for {record.playbook}"
+
+
+def _print_summary(console: Console, record: RunRecord, artifact_dir: Path) -> None:
+    if record.hosts:
+        table = Table(title=Text(f"{record.playbook} · run {record.run_id}"), title_justify="left")
+        table.add_column("host")
+        for column in ("ok", "changed", "failed", "unreachable", "skipped"):
+            table.add_column(column, justify="right")
+        for host, counts in record.hosts.items():
+            table.add_row(
+                Text(host),
+                str(counts.ok),
+                Text(str(counts.changed), style="yellow" if counts.changed else ""),
+                Text(str(counts.failed), style="bold red" if counts.failed else ""),
+                Text(str(counts.unreachable), style="bold red" if counts.unreachable else ""),
+                str(counts.skipped),
+            )
+        console.print(table)
+    for failure in record.failures:
+        kind = "unreachable" if failure.unreachable else "failed"
+        failure_line = Text(f"{failure.host} {kind} at task {failure.task!r}: {failure.message}")
+        failure_line.stylize("bold red", 0, len(failure.host))
+        console.print(failure_line, soft_wrap=True)
+    for output_line in record.ansible_output:
+        console.print(Text(f"  {output_line}", style="dim"), soft_wrap=True)
+    if record.exit_code == ExitCode.OK:
+        outcome = "succeeded"
+    else:
+        outcome = f"failed with exit code {record.exit_code}: {outcome_message(record)}"
+    console.print(
+        Text(f"Run {record.run_id} {outcome} ({record.duration_seconds:.1f}s); artifacts: {artifact_dir}"),
+        soft_wrap=True,
+    )
+
+
+def run(
+    options: GlobalOptions,
+    *,
+    playbook: str,
+    inventory: Sequence[str] = (),
+    limit: str | None = None,
+    extra_vars: Sequence[str] = (),
+    check: bool = False,
+    diff: bool = False,
+    keep_runs: int = DEFAULT_KEEP_RUNS,
+    keep_days: float = DEFAULT_KEEP_DAYS,
+    console: Console | None = None,
+) -> int:
+    """Run `playbook` and report per host; returns the exit code (ansible-playbook's on failure)."""
+    if keep_runs < 1 or keep_days <= 0:
+        raise OpsrunError(
+            f"cannot keep {keep_runs} runs for {keep_days} days",
+            hint="keep at least 1 run (--keep-runs) for more than 0 days (--keep-days)",
+        )
+    console = console or Console()
+    cwd = Path.cwd()
+    collection = collection_dir()
+    playbook_path = resolve_playbook(playbook, collection, cwd)
+    inventories = list(inventory) or [str(default_inventory(collection))]
+    variables = parse_extra_vars(extra_vars, cwd)
+
+    started = datetime.now(UTC)
+    run_dir = create_run_dir(options.state_dir, started)
+    log.info("run %s: playbook %s, inventory %s, limit %s", run_dir.run_id, playbook_path, inventories, limit)
+    tracker = RunTracker()
+    display = _progress_display(options, tracker, console)
+
+    def on_event(event: Mapping[str, Any]) -> None:
+        display.update(event, tracker.handle(event))
+
+    request = engine.PlaybookRequest(
+        run_dir=run_dir.path,
+        ident=run_dir.run_id,
+        playbook=playbook_path,
+        inventory=inventories,
+        limit=limit,
+        extra_vars=variables,
+        check=check,
+        diff=diff,
+        working_dir=cwd,
+    )
+    try:
+        with display:
+            outcome = engine.run_playbook(request, on_event)
+        finished = datetime.now(UTC)
+    finally:
+        removed = rotate_runs(
+            run_dir.path.parent,
+            keep=keep_runs,
+            max_age_days=keep_days,
+            current=run_dir.run_id,
+            now=started,
+        )
+        if removed:
+            log.info("removed %d old run(s) from %s", len(removed), options.state_dir / RUNS_DIR_NAME)
+
+    hosts = host_stats(outcome.stats)
+    record = RunRecord(
+        run_id=run_dir.run_id,
+        playbook=playbook,
+        playbook_path=str(playbook_path),
+        inventory=inventories,
+        limit=limit,
+        check=check,
+        diff=diff,
+        started=started,
+        finished=finished,
+        rc=outcome.rc,
+        status=outcome.status,
+        exit_code=exit_code_for(outcome.rc, outcome.status, hosts),
+        hosts=hosts,
+        failures=tracker.failures,
+        ansible_output=list(tracker.ansible_output) if outcome.rc != 0 and not hosts else [],
+    )
+    write_private_json(run_dir.result_file, record.to_dict())
+    log.info("run %s finished: %s, exit code %d", record.run_id, record.status, record.exit_code)
+
+    if options.output is OutputFormat.JSON:
+        result = record.to_dict() | {"run_dir": str(run_dir.path), "artifacts_dir": str(outcome.artifact_dir)}
+        hint = f"see the failures in the result and ansible's output in {outcome.artifact_dir / 'stdout'}"
+        print_envelope(
+            envelope(COMMAND, record.exit_code, result, message=outcome_message(record), hint=hint)
+        )
+    else:
+        _print_summary(console, record, outcome.artifact_dir)
+    return record.exit_code
