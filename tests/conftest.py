@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fleet"))
 
-from handle import Fleet  # noqa: E402
+from handle import Fleet
 
 FLEET_SIZE = int(os.environ.get("OPSRUN_FLEET_SIZE", "20"))
 FLEET_SYSTEMD = int(os.environ.get("OPSRUN_FLEET_SYSTEMD", "2"))

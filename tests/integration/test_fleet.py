@@ -1,4 +1,4 @@
-"""The SSH test fleet itself: hosts answer over SSH, systemd hosts behave, the apt repo serves, down cleans."""
+"""The SSH test fleet: hosts answer over SSH, systemd hosts behave, the apt repo serves, down cleans."""
 
 from __future__ import annotations
 

@@ -25,7 +25,8 @@ def run(*argv: str | Path, cwd: Path | str = "/tmp", env: dict[str, str] | None 
 
 def clean_env() -> dict[str, str]:
     """An environment that knows nothing of this checkout or its development venv."""
-    drop = {"VIRTUAL_ENV", "PYTHONPATH", "ANSIBLE_CONFIG", "ANSIBLE_COLLECTIONS_PATH", "ANSIBLE_COLLECTIONS_PATHS"}
+    drop = {"VIRTUAL_ENV", "PYTHONPATH", "ANSIBLE_CONFIG", "ANSIBLE_COLLECTIONS_PATH",
+            "ANSIBLE_COLLECTIONS_PATHS"}
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if ".venv" not in p)
     return env
@@ -71,7 +72,8 @@ def test_fresh_install_finds_the_collection_from_anywhere(dists: dict[str, Path]
 def test_galaxy_build_installs_as_a_collection(tmp_path: Path) -> None:
     run("ansible-galaxy", "collection", "build", "--output-path", tmp_path, ROOT, cwd=ROOT)
     tarball = next(tmp_path.glob("opsrun-ops-*.tar.gz"))
-    members = tarfile.open(tarball).getnames()
+    with tarfile.open(tarball) as archive:
+        members = archive.getnames()
     assert "galaxy.yml" not in members and "MANIFEST.json" in members
     assert not [m for m in members if m.startswith(("src/", ".dev", "tests/fleet", ".ci"))]
     run("ansible-galaxy", "collection", "install", "-p", tmp_path / "collections", tarball)
