@@ -22,8 +22,10 @@ class Fleet:
     env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def up(cls, count: int, *, systemd: int = 0, name: str = "orf", subnet: str = "10.213.0") -> Fleet:
-        env = {"FLEET_NAME": name, "FLEET_SUBNET": subnet}
+    def up(cls, count: int, *, systemd: int = 0, name: str | None = None, subnet: str | None = None) -> Fleet:
+        """Start COUNT hosts; name and subnet default to FLEET_NAME / FLEET_SUBNET, else orf / 10.213.0."""
+        env = {"FLEET_NAME": name or os.environ.get("FLEET_NAME", "orf"),
+               "FLEET_SUBNET": subnet or os.environ.get("FLEET_SUBNET", "10.213.0")}
         result = subprocess.run(
             [str(FLEET_COMMAND), "up", str(count), "--systemd", str(systemd)],
             env={**os.environ, **env}, capture_output=True, text=True, check=False,
