@@ -83,14 +83,25 @@ def namespaces(prefix: str) -> list[str]:
     return [line.split()[0] for line in out.splitlines() if line.startswith(prefix)]
 
 
+def process_identity(pid: int) -> str | None:
+    """PID and start time of a live process (None once it is gone or a zombie): immune to PID reuse."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] in ("Z", "X") else f"{pid}@{fields[19]}"
+
+
 def test_up_replaces_a_stale_fleet_and_down_leaves_nothing_behind() -> None:
     # A fleet of its own, beside the session's, so tearing it down disturbs no other test.
     first = Fleet.up(2, systemd=1, name="orfdn", subnet="10.213.1")
-    stale_pids = [int(p) for ns in namespaces("orfdn-") for p in subprocess.run(
-        ["ip", "netns", "pids", ns], capture_output=True, text=True, check=True).stdout.split()]
-    assert stale_pids
+    stale = {process_identity(int(p)) for ns in namespaces("orfdn-") for p in subprocess.run(
+        ["ip", "netns", "pids", ns], capture_output=True, text=True, check=True).stdout.split()} - {None}
+    assert stale
     second = Fleet.up(2, systemd=1, name="orfdn", subnet="10.213.1")  # as after a killed test run
-    assert all(not Path(f"/proc/{pid}").exists() for pid in stale_pids)
+    still_alive = {process_identity(int(ident.split("@")[0])) for ident in stale} & stale
+    assert not still_alive, f"processes of the stale fleet survived: {still_alive}"
     assert second.sh("h2", "systemctl is-system-running --wait", check=False).stdout.strip() == "running"
     hosts = json.loads((second.ctl / "hosts.json").read_text())
     second.down()

@@ -58,6 +58,9 @@ def test_fresh_install_finds_the_collection_from_anywhere(dists: dict[str, Path]
     run(env_dir / "bin" / "pip", "install", "-q", dists[kind], env=clean_env())
     env = clean_env()
     env["PATH"] = f"{env_dir / 'bin'}{os.pathsep}{env['PATH']}"
+    # Only the installed distribution may answer: no collection in ~/.ansible or /usr/share counts.
+    (tmp_path / "empty").mkdir()
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(tmp_path / "empty")
     assert run("opsrun", "--version", env=env).strip().endswith("0.1.0")
     listed = run("ansible-doc", "-l", "opsrun.ops", env=env)
     assert "opsrun.ops.system_info" in listed
@@ -76,7 +79,9 @@ def test_galaxy_build_installs_as_a_collection(tmp_path: Path) -> None:
         members = archive.getnames()
     assert "galaxy.yml" not in members and "MANIFEST.json" in members
     assert not [m for m in members if m.startswith(("src/", ".dev", "tests/fleet", ".ci"))]
-    run("ansible-galaxy", "collection", "install", "-p", tmp_path / "collections", tarball)
+    # --force: the development install already makes opsrun.ops visible, which would make this a no-op.
+    run("ansible-galaxy", "collection", "install", "--offline", "--no-deps", "--force",
+        "-p", tmp_path / "collections", tarball)
     env = clean_env()
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     env["ANSIBLE_COLLECTIONS_PATH"] = str(tmp_path / "collections")
