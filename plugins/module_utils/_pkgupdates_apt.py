@@ -71,9 +71,17 @@ def read_python_apt_records():
 
 
 def parse_simulated_origin(text):
-    """'Debian-Security:12/oldstable-security' -> origin dict (apt prints Label:Version/Archive)."""
-    label_version, _slash, archive = text.partition('/')
-    label, _colon, version = label_version.partition(':')
+    """'Debian-Security:12/oldstable-security' -> origin dict.
+
+    apt prints 'Label:' only when the repository has a label, then 'Version/Archive', or only
+    'Archive' when the Release file has no Version (as in many mirrors and local repositories).
+    """
+    label, colon, location = text.partition(':')
+    if not colon:
+        label, location = '', text
+    version, slash, archive = location.rpartition('/')
+    if not slash:
+        version, archive = '', location
     return {'origin': '', 'label': label, 'version': version, 'archive': archive, 'codename': ''}
 
 
@@ -115,14 +123,16 @@ def is_security_origin(origin):
 
 
 def describe_origin(origin):
-    """Render an origin the way apt prints it: 'Debian-Security:12/oldstable-security'."""
-    text = origin['label'] or origin['origin']
-    if origin['version']:
-        text = '%s:%s' % (text, origin['version'])
+    """Render an origin the way apt prints it: 'Debian-Security:12/oldstable-security', 'Debian:bookworm'."""
+    name = origin['label'] or origin['origin']
     suite = origin['archive'] or origin['codename']
-    if suite:
-        text = '%s/%s' % (text, suite)
-    return text
+    if origin['version'] and suite:
+        location = '%s/%s' % (origin['version'], suite)
+    else:
+        location = suite or origin['version']
+    if name and location:
+        return '%s:%s' % (name, location)
+    return name or location
 
 
 def apt_records_to_updates(records):

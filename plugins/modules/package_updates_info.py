@@ -140,7 +140,8 @@ updates:
       sample: 3.0.17-1~deb12u2
     origin:
       description:
-        - Where the candidate comes from. For apt in apt's own notation, C(label:version/suite);
+        - Where the candidate comes from. For apt in apt's own notation, C(label:version/suite), or
+          C(label:suite) when the repository's Release file has no version;
           for dnf and yum the repository id.
         - For an apt security update the security repository is shown even when another one offers the
           same version.

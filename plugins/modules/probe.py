@@ -60,14 +60,14 @@ options:
         type: str
       type:
         description:
+          - Required. One of C(ping), C(tcp), C(http), C(tls), C(dns); a missing or unknown type is reported
+            with the target's index.
           - C(ping) sends ICMP echo requests with the system C(ping) command.
           - C(tcp) opens a TCP connection and closes it.
           - C(http) sends one HTTP or HTTPS request and checks the status and, optionally, the body.
           - C(tls) completes a TLS handshake and reads the server certificate's validity.
           - C(dns) resolves a name.
         type: str
-        required: true
-        choices: [ping, tcp, http, tls, dns]
       timeout:
         description:
           - Seconds this target may take. Defaults to O(timeout).
@@ -419,7 +419,8 @@ _CREDENTIAL_HEADER = re.compile(r'auth|token|secret|passw|api[-_]?key|cookie|ses
 
 TARGET_SPEC = dict(
     name=dict(type='str'),
-    type=dict(type='str', required=True, choices=list(PROBE_TYPES)),
+    # Checked in build_plan(): Ansible's required/choices messages do not say which target is wrong.
+    type=dict(type='str'),
     timeout=dict(type='float'),
     host=dict(type='str'),
     port=dict(type='int'),
@@ -592,6 +593,12 @@ _PLANNERS = {'ping': _plan_ping, 'tcp': _plan_tcp, 'http': _plan_http, 'tls': _p
 
 def build_plan(index, spec, default_timeout):
     """Check one target and turn it into a plan for the prober; raises TargetError."""
+    kind = spec.get('type')
+    types = ', '.join(PROBE_TYPES)
+    if kind is None:
+        raise TargetError('targets[%d].type is required; one of %s' % (index, types))
+    if kind not in PROBE_TYPES:
+        raise TargetError('targets[%d].type must be one of %s, got %r' % (index, types, kind))
     target = _Target(index, spec)
     allowed = COMMON_KEYS + TYPE_KEYS[target.kind]
     for key in sorted(spec):

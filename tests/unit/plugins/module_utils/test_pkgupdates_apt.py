@@ -57,7 +57,11 @@ def test_is_security_origin(candidate_origin, security):
     ('Debian-Security:12/bookworm-security', origin('Debian-Security', '12', 'bookworm-security')),
     ('Debian:12.11/stable', origin('Debian', '12.11', 'stable')),
     ('localrepo:/fleet', origin('localrepo', '', 'fleet')),
-    ('localrepo', origin('localrepo')),
+    # A Release file without Version: apt prints Label:Archive.
+    ('Debian:bookworm', origin('Debian', '', 'bookworm')),
+    # Without a Label apt prints only Version/Archive, or the Archive (or the site) alone.
+    ('12/stable-security', origin('', '12', 'stable-security')),
+    ('fleet', origin('', '', 'fleet')),
 ])
 def test_parse_simulated_origin(text, expected):
     assert parse_simulated_origin(text) == expected
@@ -66,7 +70,8 @@ def test_parse_simulated_origin(text, expected):
 @pytest.mark.parametrize(('candidate_origin', 'text'), [
     (origin('Debian-Security', '12', 'bookworm-security', 'bookworm-security', 'Debian'),
      'Debian-Security:12/bookworm-security'),
-    (origin('', '', '', 'fleet', 'Fleet'), 'Fleet/fleet'),
+    (origin('Debian', '', 'bookworm', 'bookworm', 'Debian'), 'Debian:bookworm'),
+    (origin('', '', '', 'fleet', 'Fleet'), 'Fleet:fleet'),
     (origin('localrepo'), 'localrepo'),
 ])
 def test_describe_origin(candidate_origin, text):

@@ -40,7 +40,9 @@ def no_command(*_args):
 
 def probe_all(specs, timeout=2.0, concurrency=16, run_command=no_command, find_command=no_command):
     plans = probe.build_plans(specs, timeout)
-    return Prober(run_command, find_command).run(plans, concurrency, grace=0.5)
+    # A generous grace: these tests check what a probe's own timeout reports, so a loaded machine
+    # must not get the probe abandoned first (abandonment is tested in test_probe_runner.py).
+    return Prober(run_command, find_command).run(plans, concurrency, grace=WAIT)
 
 
 def probe_one(spec, **kwargs):
@@ -177,6 +179,9 @@ def closed_port():
 
 BAD_TARGETS = [
     ([{'type': 'tcp', 'host': 'db1'}], 'targets[0].port is required for a tcp target'),
+    ([{'type': 'ping', 'host': 'a'}, {'type': 'icmp', 'host': 'b'}],
+     "targets[1].type must be one of ping, tcp, http, tls, dns, got 'icmp'"),
+    ([{'type': None, 'host': 'a'}], 'targets[0].type is required; one of ping, tcp, http, tls, dns'),
     ([{'type': 'ping', 'host': 'a'}, {'type': 'tcp', 'host': 'b', 'port': 1, 'url': 'http://b/'}],
      'targets[1].url does not apply to a tcp target; its keys are name, type, timeout, host, port'),
     ([{'type': 'tcp', 'host': 'db1', 'port': 70000}],
