@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
-.PHONY: run install dev system lint build unit integration molecule sanity test clean
+.PHONY: run install dev system lint build unit integration molecule sanity test bench clean
 
 ## run: install opsrun in .venv and run the main job on this machine (the embedded default)
 run: install
@@ -50,6 +50,10 @@ sanity: dev
 
 ## test: everything CI runs: lint, build, unit, integration and molecule on the fleet, ansible-test
 test: lint build unit integration molecule sanity
+
+## bench: every benchmark in benchmarks/; each prints its ratio against a baseline and its goal
+bench: dev system
+	@status=0; for bench in benchmarks/bench_*.py; do echo "== $$bench"; python "$$bench" || status=1; done; exit $$status
 
 clean:
 	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache tests/output
