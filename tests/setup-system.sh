@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs: sshd and debootstrap for the SSH test fleet,
 # apt-utils and dpkg-dev for its local apt repository, tini as PID 1 of plain fleet hosts,
-# the shellcheck linter for ansible-test sanity, iputils-ping for the probe module's ping tests (which ping loopback only).
+# the shellcheck linter for ansible-test sanity, and iputils-ping for the probe module's ping
+# tests (which ping loopback only).
 # Idempotent: apt runs only when a package is missing.
 set -euo pipefail
 

@@ -91,13 +91,29 @@ def decide_action(entry, dev, ino, size, head):
 
 
 def _rotated_name(base):
-    """Regex of the names logrotate and syslog daemons give to rotated copies of base."""
-    suffix = r"[.\-_]\d[\d\-_]*"
+    """Regex of the names logrotate and syslog daemons give to rotated copies of base.
+
+    Group "gz" is the compression suffix; the other groups hold the generation part.
+    """
+    suffix = r"[.\-_](\d[\d\-_]*)"
     forms = [re.escape(base) + suffix]
     stem, ext = os.path.splitext(base)
     if stem and ext:
         forms.append(re.escape(stem) + suffix + re.escape(ext))
-    return re.compile(r"^(?:%s)(\.gz)?$" % "|".join(forms))
+    return re.compile(r"^(?:%s)(?P<gz>\.gz)?$" % "|".join(forms))
+
+
+def _recency(match):
+    """Orders rotated copies written within the same timestamp tick, higher for the newer.
+
+    A plain number of fewer than 8 digits counts generations (name.1 is newer than name.2);
+    anything else is a date or epoch seconds, which grow with time.
+    """
+    generation = next(group for group in match.groups() if group is not None)
+    number = int(re.sub(r"\D", "", generation))
+    if generation.isdigit() and len(generation) < 8:
+        return -number
+    return number
 
 
 def rotated_siblings(path):
@@ -123,9 +139,11 @@ def rotated_siblings(path):
         except OSError:
             continue
         if stat.S_ISREG(info.st_mode):
-            found.append((candidate, bool(match.group(1)), info))
-    found.sort(key=lambda item: (item[2].st_mtime, item[0]), reverse=True)
-    return found
+            found.append((info.st_mtime, _recency(match), candidate, bool(match.group("gz")), info))
+    # Quick rotations can leave generations with the same modification time (file timestamps
+    # advance in ticks of a few milliseconds, or whole seconds on some file systems).
+    found.sort(reverse=True)
+    return [item[2:] for item in found]
 
 
 def _is_previous(entry, candidate, compressed, info):
