@@ -93,7 +93,8 @@ def decide_action(entry, dev, ino, size, head):
 def _rotated_name(base):
     """Regex of the names logrotate and syslog daemons give to rotated copies of base.
 
-    Group "gz" is the compression suffix; the other groups hold the generation part.
+    The last group, "gz", is the compression suffix; the one other group that matched holds
+    the generation part.
     """
     suffix = r"[.\-_](\d[\d\-_]*)"
     forms = [re.escape(base) + suffix]
@@ -109,7 +110,7 @@ def _recency(match):
     A plain number of fewer than 8 digits counts generations (name.1 is newer than name.2);
     anything else is a date or epoch seconds, which grow with time.
     """
-    generation = next(group for group in match.groups() if group is not None)
+    generation = next(group for group in match.groups()[:-1] if group is not None)
     number = int(re.sub(r"\D", "", generation))
     if generation.isdigit() and len(generation) < 8:
         return -number
