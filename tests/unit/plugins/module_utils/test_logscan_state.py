@@ -95,6 +95,18 @@ def test_rotated_siblings_names_and_order(tmp_path):
     ]
 
 
+def test_rotated_siblings_with_equal_mtimes_order_by_generation_then_date(tmp_path):
+    # Quick rotations leave equal timestamps: generations then sort by their number (.9 before .10),
+    # and dated copies by their date, newest first.
+    for name in ['app.log.10.gz', 'app.log.2.gz', 'app.log.9.gz', 'app.log.1', 'app.log-20251126',
+                 'app.log-20251127']:
+        write(tmp_path / name, b'x\n', mtime=1_700_000_000)
+    found = rotated_siblings(str(tmp_path / 'app.log'))
+    assert [os.path.basename(path) for path, _compressed, _info in found] == [
+        'app.log-20251127', 'app.log-20251126', 'app.log.1', 'app.log.2.gz', 'app.log.9.gz', 'app.log.10.gz',
+    ]
+
+
 def test_rotated_siblings_of_a_missing_directory(tmp_path):
     assert rotated_siblings(str(tmp_path / 'gone' / 'app.log')) == []
 
