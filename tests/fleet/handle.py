@@ -8,10 +8,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 FLEET_COMMAND = Path(__file__).resolve().parent / "fleet"
+# The collection of this checkout, searched before any installed copy of opsrun.ops.
+CHECKOUT_COLLECTIONS = Path(__file__).resolve().parents[2] / ".dev"
+ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 
 
 @dataclass
@@ -53,8 +59,12 @@ class Fleet:
         return [h["name"] for h in self.hosts if init is None or h["init"] == init]
 
     def controller_env(self) -> dict[str, str]:
-        """os.environ with the fleet's ansible.cfg in effect, as `fleet run` sets it."""
-        return {**os.environ, **self.env, "ANSIBLE_CONFIG": str(self.ansible_cfg)}
+        """os.environ with the fleet's ansible.cfg in effect, as `fleet run` sets it.
+
+        Ansible finds this checkout's collection first, so tests never run an installed copy.
+        """
+        return {**os.environ, **self.env, "ANSIBLE_CONFIG": str(self.ansible_cfg),
+                "ANSIBLE_COLLECTIONS_PATH": str(CHECKOUT_COLLECTIONS)}
 
     def fleet(self, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(FLEET_COMMAND), *args], env={**os.environ, **self.env},
@@ -71,3 +81,34 @@ class Fleet:
         """Run a controller-side command with the fleet's ansible.cfg in effect."""
         return subprocess.run(list(argv), env=self.controller_env(), capture_output=True, text=True,
                               check=False, cwd=cwd)
+
+    def run_module(self, workdir: Path, hosts: list[str], module: str, args: dict[str, Any], *,
+                   check: bool = False, task_vars: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+        """Run MODULE on HOSTS over SSH with ansible-playbook; return each host's registered result.
+
+        The playbook is written as JSON (which YAML reads as it is), so no argument is templated
+        into text, and each result is saved on the controller, also when the module failed.
+        """
+        run = workdir / f"run-module-{uuid.uuid4().hex[:12]}"
+        results = run / "results"
+        results.mkdir(parents=True)
+        save = {"content": "{{ module_result | to_json }}", "mode": "0600",
+                "dest": f"{results}/{{{{ inventory_hostname }}}}.json"}
+        play = [{
+            "name": f"Run {module}",
+            "hosts": ":".join(hosts),
+            "gather_facts": False,
+            "tasks": [
+                {"name": "Run the module", module: args, "vars": task_vars or {},
+                 "register": "module_result", "ignore_errors": True},
+                {"name": "Save the result on the controller", "ansible.builtin.copy": save,
+                 "delegate_to": "localhost", "check_mode": False,
+                 "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"}},
+            ],
+        }]
+        playbook = run / "run-module.yml"
+        playbook.write_text(json.dumps(play))
+        done = self.run(str(ANSIBLE_PLAYBOOK), *(["--check"] if check else []), str(playbook), cwd=run)
+        missing = [host for host in hosts if not (results / f"{host}.json").exists()]
+        assert done.returncode == 0 and not missing, done.stdout + done.stderr
+        return {host: json.loads((results / f"{host}.json").read_text()) for host in hosts}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -22,8 +21,6 @@ from handle import Fleet
 
 pytestmark = pytest.mark.fleet
 
-ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
-COLLECTION_ROOT = Path(__file__).resolve().parents[2]
 ERROR = {"name": "error", "pattern": "ERROR", "severity": "crit"}
 TIMEOUT = {"name": "timeout", "pattern": r"timed out after \d+s", "regex": True, "severity": "warn"}
 # Room for every match of a run in patterns.<name>.first, so the tests see all of them.
@@ -34,35 +31,7 @@ Match = tuple[str, int | None, str]
 
 def log_scan(fleet: Fleet, workdir: Path, hosts: list[str], args: dict[str, Any], *,
              check: bool = False) -> dict[str, dict[str, Any]]:
-    """Run the module on HOSTS with ansible-playbook over SSH; return each host's registered result.
-
-    The play saves every result as JSON in a fresh directory under WORKDIR on the controller,
-    so nothing is parsed from screen output. The playbook's adjacent collections/ directory
-    links to this repository, which Ansible searches before any installed copy of opsrun.ops.
-    """
-    run = workdir / uuid.uuid4().hex[:12]
-    results = run / "results"
-    results.mkdir(parents=True)
-    collection = run / "collections" / "ansible_collections" / "opsrun" / "ops"
-    collection.parent.mkdir(parents=True)
-    collection.symlink_to(COLLECTION_ROOT, target_is_directory=True)
-    play = [{
-        "name": "Scan logs",
-        "hosts": ":".join(hosts),
-        "gather_facts": False,
-        "tasks": [
-            {"name": "Run log_scan", "opsrun.ops.log_scan": {"lines": KEEP, **args}, "register": "scan"},
-            {"name": "Save the result on the controller",
-             "ansible.builtin.copy": {"content": "{{ scan | to_json }}",
-                                      "dest": f"{results}/{{{{ inventory_hostname }}}}.json", "mode": "0600"},
-             "delegate_to": "localhost", "check_mode": False},
-        ],
-    }]
-    playbook = run / "log_scan.yml"
-    playbook.write_text(json.dumps(play))
-    done = fleet.run(str(ANSIBLE_PLAYBOOK), *(["--check"] if check else []), str(playbook))
-    assert done.returncode == 0, done.stdout + done.stderr
-    return {host: json.loads((results / f"{host}.json").read_text()) for host in hosts}
+    return fleet.run_module(workdir, hosts, "opsrun.ops.log_scan", {"lines": KEEP, **args}, check=check)
 
 
 def scan_one(fleet: Fleet, workdir: Path, host: str, args: dict[str, Any], *,

@@ -3,10 +3,7 @@ about pending updates, security updates, held packages, a busy apt and kernel up
 
 from __future__ import annotations
 
-import json
 import shlex
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +14,6 @@ from handle import Fleet
 
 pytestmark = pytest.mark.fleet
 
-ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
-# The collection in this working tree, ahead of any installed copy (~/.ansible/collections).
-WORKING_TREE_COLLECTIONS = Path(__file__).resolve().parents[2] / ".dev"
 MODULE = "opsrun.ops.package_updates_info"
 # Names no other test publishes: every test here may add versions of them to the session's repository.
 NORMAL, SECURITY, LATE = "opsrun-pkgtest-a", "opsrun-pkgtest-b", "opsrun-pkgtest-c"
@@ -40,33 +34,7 @@ time.sleep(600)
 
 def run_module(fleet: Fleet, workdir: Path, host: str, module: str, args: dict[str, Any], *,
                check: bool = False, task_vars: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run MODULE on HOST over SSH with ansible-playbook and return its registered result.
-
-    The playbook is written as JSON (which YAML reads as it is), so no argument is ever templated into
-    text; the result is saved on the controller by a second task, also after a failure of the module.
-    """
-    result_file = workdir / f"{host}-result.json"
-    result_file.unlink(missing_ok=True)
-    save = {"content": "{{ module_result | to_json }}", "dest": str(result_file), "mode": "0600"}
-    play = [{
-        "name": f"Run {module} on {host}",
-        "hosts": host,
-        "gather_facts": False,
-        "tasks": [
-            {"name": "Run the module", module: args, "vars": task_vars or {},
-             "register": "module_result", "ignore_errors": True},
-            {"name": "Save the result on the controller", "ansible.builtin.copy": save,
-             "delegate_to": "localhost", "check_mode": False,
-             "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"}},
-        ],
-    }]
-    playbook = workdir / "run-module.yml"
-    playbook.write_text(json.dumps(play))
-    argv = [str(ANSIBLE_PLAYBOOK), str(playbook), *(["--check"] if check else [])]
-    env = {**fleet.controller_env(), "ANSIBLE_COLLECTIONS_PATH": str(WORKING_TREE_COLLECTIONS)}
-    completed = subprocess.run(argv, env=env, cwd=workdir, capture_output=True, text=True, check=False)
-    assert completed.returncode == 0 and result_file.exists(), completed.stdout + completed.stderr
-    return dict(json.loads(result_file.read_text()))
+    return fleet.run_module(workdir, [host], module, args, check=check, task_vars=task_vars)[host]
 
 
 def by_name(updates: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -8,12 +8,16 @@ from typing import Any
 
 import pytest
 from handle import Fleet
-from test_package_updates_fleet import run_module
 
 pytestmark = pytest.mark.fleet
 
 MODULE = "opsrun.ops.probe"
 UNUSED_HOST_NUMBER = 250  # hosts are .11 upwards (at most 200 of them), the hub .1, the controller .254
+
+
+def probe_from(fleet: Fleet, workdir: Path, host: str, args: dict[str, Any], *,
+               check: bool = False) -> dict[str, Any]:
+    return fleet.run_module(workdir, [host], MODULE, args, check=check)[host]
 
 
 def by_name(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -37,7 +41,7 @@ def test_each_target_gets_its_own_result_and_down_targets_do_not_fail_the_task(
         {"name": "missing page", "type": "http", "url": f"{repo}/dists/no-such-suite/Release"},
         {"type": "dns", "host": "localhost"},
     ]
-    result = run_module(fleet, tmp_path, source["name"], MODULE, {"targets": targets, "timeout": 3})
+    result = probe_from(fleet, tmp_path, source["name"], {"targets": targets, "timeout": 3})
     assert not result.get("failed"), result
     assert result["changed"] is False
     results = by_name(result["results"])
@@ -84,7 +88,7 @@ def test_check_mode_probes_as_a_normal_run_does(fleet: Fleet, tmp_path: Path) ->
     source, neighbour = fleet.hosts[0], fleet.hosts[1]
     targets = [{"type": "tcp", "host": neighbour["address"], "port": 22},
                {"type": "tcp", "host": neighbour["address"], "port": 9}]
-    result = run_module(fleet, tmp_path, source["name"], MODULE, {"targets": targets}, check=True)
+    result = probe_from(fleet, tmp_path, source["name"], {"targets": targets}, check=True)
     assert not result.get("failed"), result
     assert [entry["status"] for entry in result["results"]] == ["ok", "fail"]
     assert (result["all_ok"], result["failed_targets"]) == (False, 1)
@@ -98,7 +102,7 @@ def test_bad_targets_fail_the_task_naming_each_index(fleet: Fleet, tmp_path: Pat
         {"type": "tcp", "host": neighbour["address"]},
         {"host": neighbour["address"]},
     ]
-    result = run_module(fleet, tmp_path, source["name"], MODULE, {"targets": targets})
+    result = probe_from(fleet, tmp_path, source["name"], {"targets": targets})
     assert result.get("failed") is True, result
     message = result["msg"]
     assert message.startswith("Bad probe targets: ")
