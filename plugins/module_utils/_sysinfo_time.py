@@ -7,6 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 from ansible_collections.opsrun.ops.plugins.module_utils._sysinfo import SectionError
 from ansible_collections.opsrun.ops.plugins.module_utils._sysinfo_services import SYSTEMD
 
@@ -118,31 +120,65 @@ def _from_ntpq(commands, tool, timeout):
         raise SectionError('ntpq -pn: %s' % (err or out).strip()) from exc
 
 
-def _from_timedatectl(commands, tool, timeout):
-    rc, out, err = commands.run([tool, 'show'], timeout)
-    if rc != 0:
-        raise SectionError('timedatectl show (rc=%d): %s' % (rc, (err or out).strip()))
-    show = parse_timedatectl_show(out)
-    if 'NTPSynchronized' not in show:
-        raise SectionError('timedatectl show printed no NTPSynchronized property')
-    result = {'synchronized': show['NTPSynchronized'] == 'yes', 'offset_seconds': None, 'source': None,
+# The kernel's limit of a clock's estimated error; at or above it the clock counts as not
+# synchronised (timedatectl's NTPSynchronized property is the same test).
+MAXERROR_LIMIT_USEC = 16000000
+TIMESYNCD_FLAG = '/run/systemd/timesync/synchronized'
+
+
+def read_kernel_clock():
+    """The kernel clock's discipline state from adjtimex(2) in read-only mode: (maxerror_usec, status).
+
+    Reading needs no privilege and no daemon, and it is the truth for containers too: they share the
+    kernel's clock. Raises OSError when the call is refused (seccomp, unusual libc).
+    """
+    import ctypes  # noqa: PLC0415 - here only: other sections do not pay for the import
+
+    class Timex(ctypes.Structure):
+        # struct timex of <sys/timex.h>; ctypes adds the platform's padding.
+        _fields_ = [('modes', ctypes.c_uint), ('offset', ctypes.c_long), ('freq', ctypes.c_long),
+                    ('maxerror', ctypes.c_long), ('esterror', ctypes.c_long), ('status', ctypes.c_int),
+                    ('constant', ctypes.c_long), ('precision', ctypes.c_long), ('tolerance', ctypes.c_long),
+                    ('time_sec', ctypes.c_long), ('time_usec', ctypes.c_long), ('tick', ctypes.c_long),
+                    ('ppsfreq', ctypes.c_long), ('jitter', ctypes.c_long), ('shift', ctypes.c_int),
+                    ('stabil', ctypes.c_long), ('jitcnt', ctypes.c_long), ('calcnt', ctypes.c_long),
+                    ('errcnt', ctypes.c_long), ('stbcnt', ctypes.c_long), ('tai', ctypes.c_int),
+                    ('reserved', ctypes.c_int * 11)]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    timex = Timex()  # modes 0: read only
+    if libc.adjtimex(ctypes.byref(timex)) < 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, 'adjtimex: %s' % os.strerror(errno))
+    return timex.maxerror, timex.status
+
+
+def _from_kernel(commands, service_manager, deadline, kernel_clock, timesyncd_flag):
+    try:
+        maxerror, _status = kernel_clock()
+    except (OSError, AttributeError) as exc:
+        raise SectionError('adjtimex: %s' % exc) from exc
+    result = {'synchronized': maxerror < MAXERROR_LIMIT_USEC, 'offset_seconds': None, 'source': None,
               'stratum': None}
-    # Only systemd-timesyncd answers show-timesync (systemd 239+); other daemons leave no source.
-    rc, out, _err = commands.run([tool, 'show-timesync', '-p', 'ServerName', '-p', 'ServerAddress'], timeout)
-    if rc == 0:
-        timesync = parse_timedatectl_show(out)
-        result['source'] = timesync.get('ServerName') or timesync.get('ServerAddress') or None
+    # systemd-timesyncd marks a synchronised clock with a flag file; only then is it worth asking
+    # it (over D-Bus) which server it follows. Other daemons leave no source here.
+    tool = commands.which('timedatectl') if service_manager == SYSTEMD else None
+    if result['synchronized'] and tool and os.path.exists(timesyncd_flag):
+        rc, out, _err = commands.run([tool, 'show-timesync', '-p', 'ServerName', '-p', 'ServerAddress'],
+                                     deadline.remaining())
+        if rc == 0:
+            timesync = parse_timedatectl_show(out)
+            result['source'] = timesync.get('ServerName') or timesync.get('ServerAddress') or None
     return result
 
 
-def gather_time_sync(commands, service_manager, deadline):
-    """Ask chrony, then ntpd, then timedatectl (only where systemd runs the host); the first that
-    answers wins. Tools that are installed but do not answer are listed in ``notes``."""
+def gather_time_sync(commands, service_manager, deadline, kernel_clock=read_kernel_clock,
+                     timesyncd_flag=TIMESYNCD_FLAG):
+    """Ask chrony, then ntpd (they know offset and source); else the kernel's own clock state,
+    which is what systemd-timesyncd and timedatectl report too. Tools that are installed but do
+    not answer are listed in ``notes``."""
     result = empty_time_sync()
-    sources = [('chronyc', _from_chrony), ('ntpq', _from_ntpq)]
-    if service_manager == SYSTEMD:
-        sources.append(('timedatectl', _from_timedatectl))
-    for name, read in sources:
+    for name, read in (('chronyc', _from_chrony), ('ntpq', _from_ntpq)):
         tool = commands.which(name)
         if not tool:
             continue
@@ -154,7 +190,11 @@ def gather_time_sync(commands, service_manager, deadline):
         result.update(answer)
         result['tool'] = name
         return _status(result)
-    if not result['notes']:
-        result['notes'].append('no time synchronisation tool found (chronyc, ntpq%s)'
-                               % (', timedatectl' if service_manager == SYSTEMD else ''))
-    return result
+    try:
+        answer = _from_kernel(commands, service_manager, deadline, kernel_clock, timesyncd_flag)
+    except SectionError as exc:
+        result['notes'].append(str(exc))
+        return result
+    result.update(answer)
+    result['tool'] = 'adjtimex'
+    return _status(result)

@@ -95,9 +95,10 @@ attributes:
 notes:
   - Failed units are reported only where systemd is PID 1. Elsewhere RV(services.failed_units) is
     V(null) and RV(services.note) says why, rather than guessing.
-  - Listening sockets are those of the network namespace the module runs in. Without root, the
-    owning process of another user's socket is not visible and RV(sockets.processes_complete) is
-    V(false).
+  - Listening sockets are those of the network namespace the module runs in. The kernel lists them
+    over netlink (sock_diag, as C(ss) asks), so the cost does not grow with the host's connections;
+    C(/proc/net) is read where that is not allowed. Without root, the owning process of another
+    user's socket is not visible and RV(sockets.processes_complete) is V(false).
   - Process commands are reported as C(argv[0]) only; arguments can carry secrets.
 """
 
@@ -475,12 +476,15 @@ reboot:
       type: str
       sample: /run/reboot-required
 time_sync:
-  description: Clock synchronisation from the first of chrony, ntpd, systemd-timesyncd that answers.
+  description:
+    - Clock synchronisation from chrony or ntpd when one answers (they know offset and source), else
+      from the kernel's clock state (adjtimex), which is what systemd-timesyncd and C(timedatectl)
+      report too; where systemd-timesyncd has synchronised the clock, it names the server.
   returned: when C(time_sync) is gathered
   type: dict
   contains:
     status:
-      description: V(synchronized), V(unsynchronized) or V(unknown) when no tool answered.
+      description: V(synchronized), V(unsynchronized) or V(unknown) when nothing answered.
       type: str
       sample: synchronized
     synchronized:
@@ -493,7 +497,7 @@ time_sync:
       type: float
       sample: -0.000105
     source:
-      description: Server the clock follows, or V(null).
+      description: Server the clock follows; V(null) when it is not synchronised or the tool does not say.
       type: str
       sample: 192.0.2.10
     stratum:
@@ -501,7 +505,7 @@ time_sync:
       type: int
       sample: 3
     tool:
-      description: V(chronyc), V(ntpq) or V(timedatectl), or V(null).
+      description: V(chronyc), V(ntpq) or V(adjtimex) (the kernel), or V(null) when none answered.
       type: str
       sample: chronyc
     notes:

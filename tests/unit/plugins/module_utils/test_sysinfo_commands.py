@@ -9,7 +9,10 @@ from ansible_collections.opsrun.ops.plugins.module_utils._sysinfo import Deadlin
 from ansible_collections.opsrun.ops.plugins.module_utils._sysinfo_reboot import gather_reboot
 from ansible_collections.opsrun.ops.plugins.module_utils._sysinfo_sensors import gather_ipmi
 from ansible_collections.opsrun.ops.plugins.module_utils._sysinfo_services import gather_services
-from ansible_collections.opsrun.ops.plugins.module_utils._sysinfo_time import gather_time_sync
+from ansible_collections.opsrun.ops.plugins.module_utils._sysinfo_time import (
+    gather_time_sync,
+    read_kernel_clock,
+)
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', 'modules', 'fixtures', 'system_info')
 SHOW_ARGS = ['show', '--no-pager', '-p', 'Id', '-p', 'LoadState', '-p', 'ActiveState', '-p', 'SubState',
@@ -161,15 +164,24 @@ def test_reboot_unknown_without_any_indicator(tmp_path):
 
 CHRONYC = ('/usr/bin/chronyc', '-n', 'tracking')
 NTPQ = ('/usr/bin/ntpq', '-pn')
-TIMEDATECTL = ('/usr/bin/timedatectl', 'show')
 TIMESYNC = ('/usr/bin/timedatectl', 'show-timesync', '-p', 'ServerName', '-p', 'ServerAddress')
+SYNCED_CLOCK = (250000, 0)  # adjtimex: maxerror 0.25 s, status PLL
+UNSYNCED_CLOCK = (16000000, 0x40)  # maxerror at the kernel's limit, STA_UNSYNC
+
+
+def kernel_clock(state):
+    def read():
+        if isinstance(state, Exception):
+            raise state
+        return state
+    return read
 
 
 def test_time_sync_from_chrony():
     commands = FakeCommands(['chronyc', 'ntpq', 'timedatectl'], {
         CHRONYC: (0, fixture('chronyc-tracking.synced'), ''),
     })
-    result = gather_time_sync(commands, 'systemd', Deadline(5))
+    result = gather_time_sync(commands, 'systemd', Deadline(5), kernel_clock(SYNCED_CLOCK))
     assert result == {'status': 'synchronized', 'synchronized': True, 'offset_seconds': 0.000012345,
                       'source': '192.0.2.10', 'stratum': 3, 'tool': 'chronyc', 'notes': []}
 
@@ -179,38 +191,55 @@ def test_time_sync_falls_through_to_ntpd_when_chrony_does_not_answer():
         CHRONYC: (1, '', '506 Cannot talk to daemon\n'),
         NTPQ: (0, fixture('ntpq-pn.unsynced'), ''),
     })
-    result = gather_time_sync(commands, 'sysvinit', Deadline(5))
+    result = gather_time_sync(commands, 'sysvinit', Deadline(5), kernel_clock(SYNCED_CLOCK))
     assert (result['status'], result['synchronized'], result['tool']) == ('unsynchronized', False, 'ntpq')
     assert result['notes'] == ['chronyc tracking (rc=1): 506 Cannot talk to daemon']
 
 
-def test_time_sync_from_timesyncd():
-    commands = FakeCommands(['timedatectl'], {
-        TIMEDATECTL: (0, fixture('timedatectl-show.synced'), ''),
-        TIMESYNC: (0, fixture('timedatectl-show-timesync.txt'), ''),
-    })
-    result = gather_time_sync(commands, 'systemd', Deadline(5))
-    assert (result['status'], result['source'], result['offset_seconds'], result['tool']) == (
-        'synchronized', 'ntp.example.net', None, 'timedatectl')
+def test_time_sync_names_the_timesyncd_server_when_it_synchronised_the_clock(tmp_path):
+    flag = tmp_path / 'synchronized'
+    flag.write_text('')
+    commands = FakeCommands(['timedatectl'], {TIMESYNC: (0, fixture('timedatectl-show-timesync.txt'), '')})
+    result = gather_time_sync(commands, 'systemd', Deadline(5), kernel_clock(SYNCED_CLOCK), str(flag))
+    assert result == {'status': 'synchronized', 'synchronized': True, 'offset_seconds': None,
+                      'source': 'ntp.example.net', 'stratum': None, 'tool': 'adjtimex', 'notes': []}
+    assert commands.calls == [(TIMESYNC, None)]
 
 
-def test_time_sync_does_not_ask_timedatectl_without_systemd():
-    result = gather_time_sync(FakeCommands(['timedatectl']), 'other', Deadline(5))
-    assert (result['status'], result['synchronized'], result['tool']) == ('unknown', None, None)
-    assert result['notes'] == ['no time synchronisation tool found (chronyc, ntpq)']
+@pytest.mark.parametrize('manager', ['systemd', 'sysvinit'])
+def test_time_sync_from_the_kernel_asks_no_daemon_without_timesyncd(tmp_path, manager):
+    commands = FakeCommands(['timedatectl'])
+    result = gather_time_sync(commands, manager, Deadline(5), kernel_clock(SYNCED_CLOCK),
+                              str(tmp_path / 'absent'))
+    assert (result['status'], result['source'], result['tool']) == ('synchronized', None, 'adjtimex')
+    assert commands.calls == []
 
 
-def test_time_sync_unknown_when_every_tool_fails():
-    commands = FakeCommands(['ntpq', 'timedatectl'], {
+def test_time_sync_unsynchronised_kernel_clock_follows_no_server(tmp_path):
+    flag = tmp_path / 'synchronized'
+    flag.write_text('')
+    commands = FakeCommands(['timedatectl'])
+    result = gather_time_sync(commands, 'systemd', Deadline(5), kernel_clock(UNSYNCED_CLOCK), str(flag))
+    assert (result['status'], result['synchronized'], result['source']) == ('unsynchronized', False, None)
+    assert commands.calls == []
+
+
+def test_time_sync_unknown_when_every_source_fails():
+    commands = FakeCommands(['ntpq'], {
         NTPQ: (0, 'localhost: timed out, nothing received\n', ''),
-        TIMEDATECTL: (1, '', 'System has not been booted with systemd as init system (PID 1).\n'),
     })
-    result = gather_time_sync(commands, 'systemd', Deadline(5))
-    assert result['status'] == 'unknown'
+    refused = kernel_clock(OSError(1, 'Operation not permitted'))
+    result = gather_time_sync(commands, 'systemd', Deadline(5), refused)
+    assert (result['status'], result['synchronized'], result['tool']) == ('unknown', None, None)
     assert result['notes'] == [
         'ntpq -pn: localhost: timed out, nothing received',
-        'timedatectl show (rc=1): System has not been booted with systemd as init system (PID 1).',
+        'adjtimex: [Errno 1] Operation not permitted',
     ]
+
+
+def test_kernel_clock_reads_this_machine():
+    maxerror, status = read_kernel_clock()
+    assert maxerror >= 0 and isinstance(status, int)
 
 
 IPMITOOL = ('/usr/bin/ipmitool', 'sdr', 'type', 'Temperature')
