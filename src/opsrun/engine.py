@@ -38,6 +38,8 @@ class PlaybookRequest:
     diff: bool = False
     # ansible-playbook runs here, so ./ansible.cfg and relative paths mean what they mean to the user.
     working_dir: Path | None = None
+    # Exported to the playbook as OPSRUN_STATE_DIR / OPSRUN_RUN_ID: roles keep their reports there.
+    state_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,9 @@ def run_playbook(request: PlaybookRequest, on_event: EventHandler) -> PlaybookOu
             config.command[0] = executable
             if _HOST_KEY_CHECKING not in os.environ:
                 config.env.pop(_HOST_KEY_CHECKING, None)
+            if request.state_dir is not None:
+                config.env["OPSRUN_STATE_DIR"] = str(request.state_dir)
+                config.env["OPSRUN_RUN_ID"] = request.ident
             runner = ansible_runner.Runner(
                 config, event_handler=handle_event, cancel_callback=cancel_requested
             )

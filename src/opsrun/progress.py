@@ -68,6 +68,8 @@ class RunTracker:
         self.failures: list[Failure] = []
         # ansible's own messages (errors, warnings), shown when it stops before any host reports.
         self.ansible_output: deque[str] = deque(maxlen=OUTPUT_LINES_KEPT)
+        # What the playbook published with set_stats (per_host: false), from its final stats.
+        self.published: dict[str, Any] = {}
         self.lock = threading.Lock()
 
     def handle(self, event: Mapping[str, Any]) -> str | None:
@@ -77,6 +79,11 @@ class RunTracker:
         with self.lock:
             if kind == "playbook_on_play_start":
                 self.play = str(data.get("play") or data.get("name") or "")
+                return None
+            if kind == "playbook_on_stats":
+                published = data.get("artifact_data")
+                if isinstance(published, Mapping):
+                    self.published = dict(published)
                 return None
             if kind == "verbose":
                 line = Text.from_ansi(str(event.get("stdout") or "")).plain.rstrip()

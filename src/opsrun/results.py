@@ -126,6 +126,8 @@ class RunRecord:
     failures: list[Failure] = field(default_factory=list)
     # ansible's own last messages, kept only when it stopped before reporting any host.
     ansible_output: list[str] = field(default_factory=list)
+    # What the playbook published with set_stats, e.g. health_check_findings.
+    published: dict[str, Any] = field(default_factory=dict)
 
     @property
     def duration_seconds(self) -> float:

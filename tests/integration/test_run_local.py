@@ -155,3 +155,40 @@ def test_the_users_ansible_configuration_applies(
     code, document = run_json(capsys, workspace / "state", "--playbook", "config.yml")
     assert code == ExitCode.OK, document["result"]["failures"]
     assert document["result"]["hosts"]["localhost"]["ok"] == 1
+
+
+# Publishes what a health check publishes, and where opsrun told the playbook its state is.
+PUBLISHING_PLAYBOOK = """\
+- name: Publish findings as health_check does
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Publish
+      ansible.builtin.set_stats:
+        data:
+          state_dir_seen: "{{ lookup('ansible.builtin.env', 'OPSRUN_STATE_DIR') }}"
+          run_id_seen: "{{ lookup('ansible.builtin.env', 'OPSRUN_RUN_ID') }}"
+          health_check_summary: {ok: 1, warn: 0, crit: 1, unknown: 0}
+          health_check_findings:
+            - {host: localhost, check: disk_used, item: /, status: ok, value: 10, threshold: 80,
+               message: fine}
+            - {host: localhost, check: disk_used, item: /srv, status: crit, value: 97.5, threshold: 95,
+               message: nearly full}
+        per_host: false
+        aggregate: false
+"""
+
+
+def test_the_playbook_learns_the_state_dir_and_its_published_findings_are_kept_and_shown(
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (workspace / "publish.yml").write_text(PUBLISHING_PLAYBOOK)
+    code, out = opsrun(capsys, "--state-dir", "state", "run", "--playbook", "publish.yml")
+    assert code == ExitCode.OK, out
+    [run_dir] = (workspace / "state" / "runs").iterdir()
+    published = json.loads((run_dir / "result.json").read_text())["published"]
+    assert published["state_dir_seen"] == str(workspace / "state")
+    assert published["run_id_seen"] == run_dir.name
+    assert [item["status"] for item in published["health_check_findings"]] == ["ok", "crit"]
+    assert "Health findings" in out and "nearly full" in out and "fine" not in out
+    assert "Health check: 1 ok, 0 warn, 1 crit, 0 unknown" in out

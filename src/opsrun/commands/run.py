@@ -14,6 +14,7 @@ from opsrun import engine
 from opsrun.collection import collection_dir, default_inventory, resolve_playbook
 from opsrun.errors import ExitCode, OpsrunError
 from opsrun.extravars import parse_extra_vars
+from opsrun.findings import findings_summary, findings_table
 from opsrun.output import GlobalOptions, OutputFormat, envelope, print_envelope
 from opsrun.progress import LineDisplay, LiveDisplay, ProgressDisplay, RunTracker, SilentDisplay
 from opsrun.results import RunRecord, exit_code_for, host_stats
@@ -76,6 +77,12 @@ def _print_summary(console: Console, record: RunRecord, artifact_dir: Path) -> N
         console.print(failure_line, soft_wrap=True)
     for output_line in record.ansible_output:
         console.print(Text(f"  {output_line}", style="dim"), soft_wrap=True)
+    findings = findings_table(record.published)
+    if findings is not None:
+        console.print(findings)
+    summary = findings_summary(record.published)
+    if summary is not None:
+        console.print(Text(summary), soft_wrap=True)
     if record.exit_code == ExitCode.OK:
         outcome = "succeeded"
     else:
@@ -131,6 +138,7 @@ def run(
         check=check,
         diff=diff,
         working_dir=cwd,
+        state_dir=options.state_dir,
     )
     try:
         with display:
@@ -164,6 +172,7 @@ def run(
         hosts=hosts,
         failures=tracker.failures,
         ansible_output=list(tracker.ansible_output) if outcome.rc != 0 and not hosts else [],
+        published=tracker.published,
     )
     write_private_json(run_dir.result_file, record.to_dict())
     log.info("run %s finished: %s, exit code %d", record.run_id, record.status, record.exit_code)
