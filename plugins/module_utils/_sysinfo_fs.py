@@ -32,6 +32,9 @@ MEMORY_FSTYPES = frozenset(('devtmpfs', 'ramfs', 'tmpfs'))
 UNION_FSTYPES = frozenset(('aufs', 'fuse.fuse-overlayfs', 'overlay'))
 # Container runtimes mount image layers, shm and network namespaces here.
 RUNTIME_PREFIXES = ('/run/containerd/', '/run/docker/', '/var/lib/containers/', '/var/lib/docker/')
+# Whatever is mounted inside the kernel's interfaces (a file bound over a /proc entry by a
+# container runtime, say) is not storage either.
+KERNEL_PREFIXES = ('/proc/', '/sys/')
 DEFAULT_STATVFS_WORKERS = 8
 USAGE_KEYS = ('size_bytes', 'used_bytes', 'available_bytes', 'used_percent',
               'inodes_total', 'inodes_used', 'inodes_free', 'inodes_used_percent')
@@ -79,7 +82,7 @@ def is_listed(mount, include_pseudo):
         return False
     if fstype in UNION_FSTYPES and mount['mount'] != '/':
         return False
-    return not mount['mount'].startswith(RUNTIME_PREFIXES)
+    return not mount['mount'].startswith(RUNTIME_PREFIXES + KERNEL_PREFIXES)
 
 
 def select_filesystems(mounts, include_pseudo=False):

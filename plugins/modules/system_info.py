@@ -69,8 +69,8 @@ options:
     description:
       - Also list memory-backed filesystems (C(tmpfs), C(devtmpfs), C(ramfs)), as C(df) does.
       - Kernel interfaces (C(proc), C(sysfs), C(cgroup), ...), C(squashfs) images, automount
-        points, container image layers and mounts inside container runtime directories are never
-        listed.
+        points, container image layers, mounts inside container runtime directories and anything
+        mounted under C(/proc) or C(/sys) are never listed.
     type: bool
     default: false
   section_timeout:

@@ -70,7 +70,8 @@ def test_unescape_mount_field(text, expected):
     ('mountinfo.server', False, ['/', '/boot', '/var', '/srv/backup disk', '/mnt/share', '/srv/data']),
     ('mountinfo.server', True, ['/dev', '/run', '/', '/dev/shm', '/boot', '/var', '/srv/backup disk',
                                 '/mnt/share', '/srv/data', '/run/user/1000']),
-    # Inside a container the overlay root counts; the files bound from the host fold into one.
+    # Inside a container the overlay root counts; the files bound from the host fold into one,
+    # and a file bound over a /proc entry is no storage.
     ('mountinfo.container', False, ['/', '/etc/hosts', '/data']),
     ('mountinfo.container', True, ['/', '/dev', '/dev/shm', '/etc/hosts', '/data']),
 ])
