@@ -6,7 +6,6 @@ import calendar
 import io
 import random
 import re
-import time
 
 import pytest
 from ansible_collections.opsrun.ops.plugins.module_utils import _logscan_scan
@@ -21,14 +20,7 @@ from ansible_collections.opsrun.ops.plugins.module_utils._logscan_scan import (
     seek_to_time,
 )
 
-
-@pytest.fixture(autouse=True)
-def utc_time(monkeypatch):
-    monkeypatch.setenv('TZ', 'UTC0')
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures('utc_time')
 
 
 def lines_at(block, ends):

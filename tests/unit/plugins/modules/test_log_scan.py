@@ -16,6 +16,8 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.opsrun.ops.plugins.module_utils import _logscan, _logscan_state
 from ansible_collections.opsrun.ops.plugins.modules import log_scan
 
+pytestmark = pytest.mark.usefixtures('utc_time')
+
 FIXTURES = pathlib.Path(__file__).resolve().parent / 'fixtures' / 'log_scan'
 # The fixture logs were last written on 2025-11-29 00:00 UTC (the year of their syslog lines).
 FIXTURE_MTIME = calendar.timegm((2025, 11, 29, 0, 0, 0, 0, 0, 0))
@@ -25,15 +27,6 @@ PATTERNS = [
     {'name': 'segfault', 'pattern': 'segfault', 'severity': 'warn'},
     {'name': 'auth', 'pattern': 'AUTHENTICATION FAILURE', 'ignore_case': True, 'severity': 'info'},
 ]
-
-
-@pytest.fixture(autouse=True)
-def utc_time(monkeypatch):
-    monkeypatch.setenv('TZ', 'UTC0')
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.fixture
