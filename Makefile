@@ -32,6 +32,7 @@ lint: dev
 	mypy
 	yamllint --strict .
 	ansible-lint
+	python docs/role_readme.py --check
 
 build: dev
 	ansible-galaxy collection build --force --output-path build/
