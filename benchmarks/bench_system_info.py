@@ -23,17 +23,13 @@ import json
 import os
 import resource
 import shlex
-import signal
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "fleet"))
-
-from handle import FLEET_COMMAND, Fleet  # noqa: E402 - found through the path set just above
+from fleetbench import add_fleet_options, benchmark_fleet
 
 PING_GOAL = 1.1
 SETUP_GOAL = 1.0
@@ -177,35 +173,14 @@ def run(fleet, repeat, payload_repeat):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hosts", type=int, default=10, help="fleet size (default 10)")
-    parser.add_argument("--systemd", type=int, default=2,
-                        help="how many of them (the last ones) boot systemd (default 2)")
+    add_fleet_options(parser, hosts=10, name="bsys", subnet="10.213.21")
     parser.add_argument("--repeat", type=int, default=7,
                         help="timed rounds of the three commands (default 7)")
     parser.add_argument("--payload-repeat", type=int, default=9,
                         help="runs of each module payload inside a host; 0 skips that part (default 9)")
-    parser.add_argument("--name", default="bsys", help="fleet name (default bsys)")
-    parser.add_argument("--subnet", default="10.213.21",
-                        help="fleet subnet, its first three octets (default 10.213.21)")
     args = parser.parse_args(argv)
-    if os.geteuid() != 0:
-        print("the SSH test fleet needs root (network namespaces, mounts); run this benchmark as root",
-              file=sys.stderr)
-        return 2
-    # Time the collection of this checkout, wherever else one is installed.
-    os.environ["ANSIBLE_COLLECTIONS_PATH"] = str(REPO / ".dev")
-    # Ctrl-C raises KeyboardInterrupt; a plain kill should clean up the same way.
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(128 + signal.SIGTERM))
-    fleet_env = {"FLEET_NAME": args.name, "FLEET_SUBNET": args.subnet}
-    try:
-        started = time.perf_counter()
-        fleet = Fleet.up(args.hosts, systemd=args.systemd, name=args.name, subnet=args.subnet)
-        print(f"fleet {args.name}: {args.hosts} hosts ({args.systemd} with systemd) up in "
-              f"{time.perf_counter() - started:.1f} s; load average {os.getloadavg()[0]:.2f}", flush=True)
+    with benchmark_fleet(args) as fleet:
         return run(fleet, args.repeat, args.payload_repeat)
-    finally:
-        subprocess.run([str(FLEET_COMMAND), "down"], env={**os.environ, **fleet_env}, check=False)
-
 
 if __name__ == "__main__":
     raise SystemExit(main())
