@@ -29,6 +29,24 @@ def opsrun(fleet: Fleet, tmp_path: Path, *args: str) -> subprocess.CompletedProc
                      cwd=tmp_path)
 
 
+def test_a_health_check_through_opsrun_keeps_its_report_beside_the_runs(
+    three_hosts: Fleet, tmp_path: Path
+) -> None:
+    extra = json.dumps({"health_check_fail_on": "never", "health_check_listening_ports": [{"port": 2222}]})
+    run = opsrun(three_hosts, tmp_path, "run", "--playbook", "health_check", "-i", str(three_hosts.inventory),
+                 "-e", extra)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Health findings" in run.stdout and "tcp/2222" in run.stdout
+    assert "Health check: " in run.stdout
+    [report] = (tmp_path / "state" / "health").glob("*.json")
+    [run_dir] = (tmp_path / "state" / "runs").iterdir()
+    published = json.loads((run_dir / "result.json").read_text())["published"]
+    assert published["health_check_report_file"] == str(report)
+    missing = [f for f in published["health_check_findings"] if f["check"] == "ports"]
+    assert sorted((f["host"], f["item"], f["status"]) for f in missing) == [
+        (host, "tcp/2222", "crit") for host in ("h1", "h2", "h3")]
+
+
 def test_run_on_three_hosts_then_one_unreachable(three_hosts: Fleet, tmp_path: Path) -> None:
     inventory = str(three_hosts.inventory)
     ok = opsrun(three_hosts, tmp_path, "--output", "json", "run", "--playbook", "ping", "-i", inventory)
