@@ -11,6 +11,8 @@ from typing import NoReturn
 
 from opsrun import __version__
 from opsrun.commands import run as run_command
+from opsrun.design import DEFAULT_FILE_NAME, FORMATS, LANGUAGES
+from opsrun.design.problems import DesignError
 from opsrun.errors import ExitCode, OpsrunError
 from opsrun.output import GlobalOptions, OutputFormat, envelope, print_envelope
 from opsrun.state import LOG_FILE_NAME, open_log
@@ -109,6 +111,32 @@ def _run(options: GlobalOptions, args: argparse.Namespace) -> int:
     )
 
 
+def _check(options: GlobalOptions, args: argparse.Namespace) -> int:
+    # Imported here: the schema's libraries (pydantic, holidays) would slow every other command's start.
+    from opsrun.commands import check as check_command  # noqa: PLC0415
+
+    return check_command.check(options, ops_file=args.ops_file, skip_syntax=args.skip_syntax)
+
+
+def _design(options: GlobalOptions, args: argparse.Namespace) -> int:
+    from opsrun.commands import design as design_command  # noqa: PLC0415
+
+    return design_command.design(
+        options, ops_file=args.ops_file, language=args.lang, output_format=args.format
+    )
+
+
+def _add_ops_file_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "ops_file",
+        nargs="?",
+        type=Path,
+        default=Path(DEFAULT_FILE_NAME),
+        metavar="OPS_YML",
+        help=f"the operations design (default: ./{DEFAULT_FILE_NAME})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _ArgumentParser(
         prog=PROG, description="Routine and incident operations for managed servers, through Ansible."
@@ -162,11 +190,42 @@ def build_parser() -> argparse.ArgumentParser:
             f"(env OPSRUN_KEEP_DAYS; default {run_command.DEFAULT_KEEP_DAYS:g})"
         ),
     )
+
+    check_parser = commands.add_parser(
+        "check",
+        help="validate an operations design (ops.yml) with its inventories and playbooks",
+        description=(
+            "Validate ops.yml, check that its inventories exist and its playbooks resolve, and run "
+            "ansible-playbook --syntax-check on each playbook. Lists every error as FILE:LINE: KEY: MESSAGE."
+        ),
+    )
+    _add_global_options(check_parser, in_subcommand=True)
+    _add_ops_file_argument(check_parser)
+    check_parser.add_argument(
+        "--skip-syntax",
+        action="store_true",
+        help="do not run ansible-playbook --syntax-check on the playbooks",
+    )
+
+    design_parser = commands.add_parser(
+        "design",
+        help="print the operations design (ops.yml) as a document, Markdown or HTML, English or Japanese",
+        description=(
+            "Render ops.yml as a readable operations design: scope, routines and thresholds, escalation "
+            "and contacts, incident runbooks, calendar. Notification URLs show only their scheme."
+        ),
+    )
+    _add_global_options(design_parser, in_subcommand=True)
+    _add_ops_file_argument(design_parser)
+    design_parser.add_argument("--lang", choices=LANGUAGES, default="en", help="language (default: en)")
+    design_parser.add_argument(
+        "--format", choices=FORMATS, default="md", help="Markdown or HTML (default: md)"
+    )
     return parser
 
 
 # Subcommand name -> the function that carries it out.
-COMMANDS: dict[str, Handler] = {"run": _run}
+COMMANDS: dict[str, Handler] = {"run": _run, "check": _check, "design": _design}
 
 
 def _wants_json(argv: Sequence[str]) -> bool:
@@ -204,11 +263,16 @@ def report_error(error: BaseException, *, command: str, options: GlobalOptions, 
         line = f"{message}; {hint}"
     if logged:
         log.error("%s %s", command, line, exc_info=error)
+    # An operations design lists every problem, one per line, before the summary line.
+    problems = error.problems if isinstance(error, DesignError) else []
+    for problem in problems:
+        sys.stderr.write(problem.one_line() + "\n")
     sys.stderr.write(f"{PROG}: {line}\n")
     if options.verbose:
         traceback.print_exception(error, file=sys.stderr)
     if options.output is OutputFormat.JSON:
-        print_envelope(envelope(command, exit_code, message=message, hint=hint))
+        result = {"errors": [problem.to_dict() for problem in problems]} if problems else None
+        print_envelope(envelope(command, exit_code, result, message=message, hint=hint))
     return exit_code
 
 
