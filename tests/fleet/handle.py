@@ -77,6 +77,17 @@ class Fleet:
             raise AssertionError(f"on {host}: {command!r} exited {result.returncode}: {result.stderr}")
         return result
 
+    def boot_id(self, host: str) -> str:
+        """HOST's current boot_id, read inside the host as any program there would."""
+        return self.sh(host, "cat /proc/sys/kernel/random/boot_id").stdout.strip()
+
+    def reboot(self, host: str) -> str:
+        """Reboot HOST with its own reboot command; return the new boot_id once it answers again."""
+        result = self.fleet("reboot", host)
+        if result.returncode != 0:
+            raise AssertionError(f"fleet reboot {host} exited {result.returncode}: {result.stderr}")
+        return result.stdout.strip().splitlines()[-1]
+
     def run(self, *argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         """Run a controller-side command with the fleet's ansible.cfg in effect."""
         return subprocess.run(list(argv), env=self.controller_env(), capture_output=True, text=True,
