@@ -16,7 +16,16 @@ MAX_ROWS = 40
 
 
 def _cell(value: object) -> str:
-    return "" if value is None else str(value)
+    """A value or threshold as an operator reads it: `warn 2, crit 4` rather than a dict."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{key} {_cell(level)}" for key, level in value.items() if level is not None)
+    if isinstance(value, list):
+        return ", ".join(_cell(item) for item in value)
+    return str(value)
 
 
 def findings_table(published: Mapping[str, Any]) -> Table | None:

@@ -65,3 +65,11 @@ def test_the_tracker_keeps_what_the_playbook_published() -> None:
     assert tracker.published == {"x": 1}
     tracker.handle({"event": "playbook_on_stats", "event_data": {"artifact_data": None}})
     assert tracker.published == {"x": 1}
+
+
+def test_thresholds_and_values_read_as_an_operator_writes_them() -> None:
+    item = finding("a", "crit") | {"value": 7.25, "threshold": {"warn": 2.0, "crit": 4.0, "x": None}}
+    table = findings_table({"health_check_findings": [item]})
+    assert table is not None
+    text = render(table)
+    assert "7.25" in text and "warn 2, crit 4" in text and "None" not in text
