@@ -15,3 +15,14 @@ def utc_time(monkeypatch):
     yield
     monkeypatch.undo()
     time.tzset()
+
+
+@pytest.fixture
+def tokyo_time(monkeypatch):
+    """Local time is UTC+9 without daylight saving, as on a controller in Japan (a POSIX TZ
+    string: no time zone database needed)."""
+    monkeypatch.setenv('TZ', 'JST-9')
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()

@@ -12,14 +12,7 @@ from ansible_collections.opsrun.ops.plugins.filter import diagnostics_window
 NOW = calendar.timegm((2026, 1, 8, 9, 12, 40, 0, 0, 0)) + 0.75
 
 
-@pytest.fixture(autouse=True)
-def tokyo_time(monkeypatch):
-    """A controller in Japan: times without an offset are local time, the results are UTC."""
-    monkeypatch.setenv('TZ', 'JST-9')
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures('tokyo_time')
 
 
 @pytest.mark.parametrize('incident', ['', 'now', None, '  now '])

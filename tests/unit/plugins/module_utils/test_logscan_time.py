@@ -3,7 +3,6 @@
 """Timestamps of log lines and since/until values, in a fixed local time zone (UTC+9)."""
 
 import calendar
-import time
 
 import pytest
 from ansible_collections.opsrun.ops.plugins.module_utils._logscan_time import (
@@ -16,14 +15,7 @@ from ansible_collections.opsrun.ops.plugins.module_utils._logscan_time import (
 JST = 9 * 3600
 
 
-@pytest.fixture(autouse=True)
-def tokyo_time(monkeypatch):
-    """Local time is UTC+9 without daylight saving (POSIX TZ string, no tz database needed)."""
-    monkeypatch.setenv('TZ', 'JST-9')
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures('tokyo_time')
 
 
 def utc(*fields):
