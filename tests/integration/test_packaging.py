@@ -87,3 +87,21 @@ def test_galaxy_build_installs_as_a_collection(tmp_path: Path) -> None:
     env["ANSIBLE_COLLECTIONS_PATH"] = str(tmp_path / "collections")
     env["ANSIBLE_COLLECTIONS_SCAN_SYS_PATH"] = "False"  # the development install must not answer for it
     assert "opsrun.ops.system_info" in run("ansible-doc", "-l", "opsrun.ops", env=env)
+
+
+def test_the_execution_environment_context_carries_the_collection(tmp_path: Path) -> None:
+    # ansible-builder reads the build files relative to the definition: build it where make build would.
+    (tmp_path / "execution-environment.yml").write_bytes((ROOT / "execution-environment.yml").read_bytes())
+    run("ansible-galaxy", "collection", "build", "--output-path", tmp_path / "build", ROOT, cwd=ROOT)
+    builder = Path(sys.executable).parent / "ansible-builder"
+    run(builder, "create", "--file", "execution-environment.yml", "--context", "context", cwd=tmp_path)
+    context = tmp_path / "context"
+    [tarball] = (context / "_build" / "collections").glob("opsrun-ops-*.tar.gz")
+    with tarfile.open(tarball) as archive:
+        assert "plugins/modules/system_info.py" in archive.getnames()
+    requirements = (context / "_build" / "requirements.yml").read_text()
+    assert "/tmp/opsrun-collection/opsrun-ops.tar.gz" in requirements and "type: file" in requirements
+    steps = (context / "Dockerfile").read_text()
+    assert 'ANSIBLE_INSTALL_REFS="ansible-core>=2.19,<2.20 ansible-runner>=2.4,<3"' in steps
+    assert "COPY _build/collections/ /tmp/opsrun-collection/" in steps
+    assert "openssh-clients" in (context / "_build" / "bindep.txt").read_text()
