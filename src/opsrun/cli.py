@@ -14,6 +14,7 @@ from opsrun.commands import run as run_command
 from opsrun.design import DEFAULT_FILE_NAME, FORMATS, LANGUAGES
 from opsrun.design.problems import DesignError
 from opsrun.errors import ExitCode, OpsrunError
+from opsrun.incidents import DEFAULT_APPROVAL_HOURS, NOTE_REQUIRED, Action, State
 from opsrun.output import GlobalOptions, OutputFormat, envelope, print_envelope
 from opsrun.state import LOG_FILE_NAME, open_log
 
@@ -98,6 +99,34 @@ def _run(options: GlobalOptions, args: argparse.Namespace) -> int:
     keep_days = args.keep_days
     if keep_days is None:
         keep_days = _number_from_env("OPSRUN_KEEP_DAYS", _positive_float, run_command.DEFAULT_KEEP_DAYS)
+    if (args.routine is None) == (args.playbook is None):
+        raise OpsrunError(
+            "opsrun run: name a routine of ops.yml or give --playbook, not both and not neither",
+            hint="e.g. 'opsrun run daily-health' or 'opsrun run --playbook ping'; see 'opsrun run --help'",
+        )
+    if args.routine is not None:
+        if args.inventory or args.limit or args.extra_vars:
+            raise OpsrunError(
+                "opsrun run ROUTINE takes its inventory, limits and variables from ops.yml",
+                hint="drop -i, -l and -e, or change the routine's steps in ops.yml; see 'opsrun run --help'",
+            )
+        # Imported here: the schema's libraries would slow the start of every other command.
+        from opsrun.commands import routine as routine_command  # noqa: PLC0415
+
+        return routine_command.run_routine(
+            options,
+            routine=args.routine,
+            ops_file=args.ops_file,
+            check=args.check,
+            diff=args.diff,
+            force=args.force,
+            keep_runs=keep_runs,
+            keep_days=keep_days,
+        )
+    if args.force is not None:
+        raise OpsrunError(
+            "--force applies to the change steps of a routine", hint="drop --force; see 'opsrun run --help'"
+        )
     return run_command.run(
         options,
         playbook=args.playbook,
@@ -126,6 +155,94 @@ def _design(options: GlobalOptions, args: argparse.Namespace) -> int:
     )
 
 
+def _incident(options: GlobalOptions, args: argparse.Namespace) -> int:
+    from opsrun.commands import incident as incident_command  # noqa: PLC0415
+
+    if args.incident_action == "list":
+        state = State(args.state) if args.state else None
+        return incident_command.list_command(options, include_resolved=args.all, state=state)
+    if args.incident_action == "show":
+        return incident_command.show(options, incident_id=args.incident_id)
+    action = Action(args.incident_action)
+    approval_hours = DEFAULT_APPROVAL_HOURS
+    if action is Action.APPROVE:
+        approval_hours = args.valid_hours or _number_from_env(
+            "OPSRUN_APPROVAL_HOURS", _positive_float, DEFAULT_APPROVAL_HOURS
+        )
+    return incident_command.act(
+        options,
+        action=action,
+        incident_id=args.incident_id,
+        actor=args.actor,
+        ops_file=args.ops_file,
+        note=args.note,
+        approval_hours=approval_hours,
+    )
+
+
+_INCIDENT_ACTIONS = {
+    Action.ACK: "acknowledge an open incident for its current tier",
+    Action.ESCALATE: "hand an incident to the next escalation tier",
+    Action.MITIGATE: "record the temporary fix (暫定対処) that was made",
+    Action.PROPOSE_FIX: "propose the permanent fix (恒久対処), which then needs approval",
+    Action.APPROVE: "approve the proposed permanent fix (a tier that may approve permanent_fix)",
+    Action.RESOLVE: "close an incident (after an approved permanent fix, or when none is needed)",
+}
+
+
+def _add_incident_parser(commands: "argparse._SubParsersAction[_ArgumentParser]") -> None:
+    incident_parser = commands.add_parser(
+        "incident",
+        help="list, show and work incidents: ack, escalate, mitigate, propose-fix, approve, resolve",
+        description=(
+            "Incidents opened from health findings, each with its timeline. States: open → acknowledged → "
+            "mitigated → fix_proposed → approved → resolved. Actions name who takes them with --as CONTACT "
+            "(a contact of ops.yml, whose tiers decide what they may approve)."
+        ),
+    )
+    _add_global_options(incident_parser, in_subcommand=True)
+    actions = incident_parser.add_subparsers(dest="incident_action", metavar="ACTION", required=True)
+    list_parser = actions.add_parser("list", help="the incidents that are not resolved, newest first")
+    _add_global_options(list_parser, in_subcommand=True)
+    list_parser.add_argument("--all", action="store_true", help="resolved incidents too")
+    list_parser.add_argument(
+        "--state", choices=[state.value for state in State], help="only the incidents in this state"
+    )
+    show_parser = actions.add_parser("show", help="an incident with its timeline and approvals")
+    _add_global_options(show_parser, in_subcommand=True)
+    show_parser.add_argument("incident_id", type=_positive_int, metavar="ID")
+    for action, summary in _INCIDENT_ACTIONS.items():
+        action_parser = actions.add_parser(action.value, help=summary, description=summary)
+        _add_global_options(action_parser, in_subcommand=True)
+        action_parser.add_argument("incident_id", type=_positive_int, metavar="ID")
+        action_parser.add_argument(
+            "--as", dest="actor", required=True, metavar="CONTACT", help="who you are: a contact of ops.yml"
+        )
+        action_parser.add_argument(
+            "--note",
+            required=action in NOTE_REQUIRED,
+            default="",
+            help="what was done, proposed or decided" + (" (required)" if action in NOTE_REQUIRED else ""),
+        )
+        action_parser.add_argument(
+            "--ops-file",
+            type=Path,
+            default=Path(DEFAULT_FILE_NAME),
+            metavar="OPS_YML",
+            help=f"the operations design with the contacts and tiers (default: ./{DEFAULT_FILE_NAME})",
+        )
+        if action is Action.APPROVE:
+            action_parser.add_argument(
+                "--valid-hours",
+                type=_positive_float,
+                metavar="HOURS",
+                help=(
+                    "how long the approval stays valid "
+                    f"(env OPSRUN_APPROVAL_HOURS; default {DEFAULT_APPROVAL_HOURS:g})"
+                ),
+            )
+
+
 def _add_ops_file_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "ops_file",
@@ -147,15 +264,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     run_parser = commands.add_parser(
         "run",
-        help="run a playbook of the opsrun.ops collection (or a playbook file)",
-        description="Run a playbook and report per host. Exits with ansible-playbook's code on failure.",
+        help="run a routine of ops.yml, or one playbook of the opsrun.ops collection (or a playbook file)",
+        description=(
+            "Run a routine of the operations design step by step, each step inside the contract scope and, "
+            "when it changes hosts, inside a maintenance window; or run one playbook. Reports per host and "
+            "exits with ansible-playbook's code on failure (77 when ops.yml refuses a step)."
+        ),
     )
     _add_global_options(run_parser, in_subcommand=True)
+    run_parser.add_argument("routine", nargs="?", metavar="ROUTINE", help="a routine of ops.yml")
     run_parser.add_argument(
         "--playbook",
-        required=True,
         metavar="NAME",
         help="a collection playbook (ping or opsrun.ops.ping) or a path to a playbook file",
+    )
+    run_parser.add_argument(
+        "--ops-file",
+        type=Path,
+        default=Path(DEFAULT_FILE_NAME),
+        metavar="OPS_YML",
+        help=f"the operations design that holds ROUTINE (default: ./{DEFAULT_FILE_NAME})",
+    )
+    run_parser.add_argument(
+        "--force",
+        metavar="REASON",
+        help="run a routine's change steps outside maintenance windows or in a freeze; REASON is recorded",
     )
     run_parser.add_argument(
         "-i",
@@ -221,11 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
     design_parser.add_argument(
         "--format", choices=FORMATS, default="md", help="Markdown or HTML (default: md)"
     )
+    _add_incident_parser(commands)
     return parser
 
 
 # Subcommand name -> the function that carries it out.
-COMMANDS: dict[str, Handler] = {"run": _run, "check": _check, "design": _design}
+COMMANDS: dict[str, Handler] = {"run": _run, "check": _check, "design": _design, "incident": _incident}
 
 
 def _wants_json(argv: Sequence[str]) -> bool:

@@ -15,6 +15,9 @@ class ExitCode(IntEnum):
     HOSTS_UNREACHABLE = 4
     USAGE = 64
     INTERNAL = 70
+    # The operations design forbids the step: hosts outside the contract scope, or a change outside
+    # the maintenance windows or inside a freeze (sysexits' EX_NOPERM).
+    REFUSED = 77
     CONFIG = 78
     INTERRUPTED = 130
 

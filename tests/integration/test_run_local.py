@@ -2,6 +2,7 @@
 
 import json
 import os
+import sqlite3
 import stat
 import sys
 from pathlib import Path
@@ -192,3 +193,14 @@ def test_the_playbook_learns_the_state_dir_and_its_published_findings_are_kept_a
     assert [item["status"] for item in published["health_check_findings"]] == ["ok", "crit"]
     assert "Health findings" in out and "nearly full" in out and "fine" not in out
     assert "Health check: 1 ok, 0 warn, 1 crit, 0 unknown" in out
+
+
+def test_each_run_is_kept_in_the_run_store(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _out = opsrun(capsys, "--state-dir", "state", "run", "--playbook", "ping")
+    assert code == ExitCode.OK
+    database = workspace / "state" / "opsrun.db"
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    [run_dir] = (workspace / "state" / "runs").iterdir()
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute("SELECT id, playbook, exit_code FROM runs").fetchall()
+    assert rows == [(run_dir.name, "ping", 0)]

@@ -1,7 +1,9 @@
 """`opsrun run`: run one playbook of the collection (or a playbook file) and report per host."""
 
 import logging
+import sqlite3
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from opsrun.output import GlobalOptions, OutputFormat, envelope, print_envelope
 from opsrun.progress import LineDisplay, LiveDisplay, ProgressDisplay, RunTracker, SilentDisplay
 from opsrun.results import RunRecord, exit_code_for, host_stats
 from opsrun.state import RUNS_DIR_NAME, create_run_dir, rotate_runs, write_private_json
+from opsrun.store import open_store, record_run
 
 COMMAND = "run"
 DEFAULT_KEEP_RUNS = 50
@@ -93,32 +96,39 @@ def _print_summary(console: Console, record: RunRecord, artifact_dir: Path) -> N
     )
 
 
-def run(
-    options: GlobalOptions,
-    *,
-    playbook: str,
-    inventory: Sequence[str] = (),
-    limit: str | None = None,
-    extra_vars: Sequence[str] = (),
-    check: bool = False,
-    diff: bool = False,
-    keep_runs: int = DEFAULT_KEEP_RUNS,
-    keep_days: float = DEFAULT_KEEP_DAYS,
-    console: Console | None = None,
-) -> int:
-    """Run `playbook` and report per host; returns the exit code (ansible-playbook's on failure)."""
+@dataclass(frozen=True)
+class Execution:
+    """One playbook run, finished and recorded in its run directory."""
+
+    record: RunRecord
+    run_dir: Path
+    artifact_dir: Path
+
+
+def check_retention(keep_runs: int, keep_days: float) -> None:
     if keep_runs < 1 or keep_days <= 0:
         raise OpsrunError(
             f"cannot keep {keep_runs} runs for {keep_days} days",
             hint="keep at least 1 run (--keep-runs) for more than 0 days (--keep-days)",
         )
-    console = console or Console()
-    cwd = Path.cwd()
-    collection = collection_dir()
-    playbook_path = resolve_playbook(playbook, collection, cwd)
-    inventories = list(inventory) or [str(default_inventory(collection))]
-    variables = parse_extra_vars(extra_vars, cwd)
 
+
+def execute(
+    options: GlobalOptions,
+    *,
+    playbook: str,
+    playbook_path: Path,
+    inventories: list[str],
+    limit: str | None,
+    variables: Mapping[str, Any],
+    check: bool,
+    diff: bool,
+    keep_runs: int,
+    keep_days: float,
+    console: Console,
+    working_dir: Path,
+) -> Execution:
+    """Run one playbook with live progress and record it as runs/<id>/result.json."""
     started = datetime.now(UTC)
     run_dir = create_run_dir(options.state_dir, started)
     log.info("run %s: playbook %s, inventory %s, limit %s", run_dir.run_id, playbook_path, inventories, limit)
@@ -137,7 +147,7 @@ def run(
         extra_vars=variables,
         check=check,
         diff=diff,
-        working_dir=cwd,
+        working_dir=working_dir,
         state_dir=options.state_dir,
     )
     try:
@@ -176,13 +186,90 @@ def run(
     )
     write_private_json(run_dir.result_file, record.to_dict())
     log.info("run %s finished: %s, exit code %d", record.run_id, record.status, record.exit_code)
+    return Execution(record=record, run_dir=run_dir.path, artifact_dir=outcome.artifact_dir)
 
+
+def warn_not_stored(console: Console, record: RunRecord, error: Exception) -> None:
+    """A run that happened stays a success or failure of its own; the store's trouble is told apart."""
+    log.warning("run %s is not in the run store: %s", record.run_id, error)
+    console.print(
+        Text(
+            f"opsrun: run {record.run_id} is kept in its result.json but not in the run store: {error}",
+            style="yellow",
+        ),
+        soft_wrap=True,
+    )
+
+
+def store_run(options: GlobalOptions, console: Console, record: RunRecord) -> None:
+    """Keep the run and its findings in the state directory's run store (opsrun.db)."""
+    try:
+        with open_store(options.state_dir) as store:
+            record_run(store, record)
+    except (OpsrunError, sqlite3.Error) as error:
+        warn_not_stored(console, record, error)
+
+
+def execution_result(execution: Execution) -> dict[str, Any]:
+    """What --output json gives for one playbook run."""
+    return execution.record.to_dict() | {
+        "run_dir": str(execution.run_dir),
+        "artifacts_dir": str(execution.artifact_dir),
+    }
+
+
+def print_summary(console: Console, execution: Execution) -> None:
+    _print_summary(console, execution.record, execution.artifact_dir)
+
+
+def run(
+    options: GlobalOptions,
+    *,
+    playbook: str,
+    inventory: Sequence[str] = (),
+    limit: str | None = None,
+    extra_vars: Sequence[str] = (),
+    check: bool = False,
+    diff: bool = False,
+    keep_runs: int = DEFAULT_KEEP_RUNS,
+    keep_days: float = DEFAULT_KEEP_DAYS,
+    console: Console | None = None,
+) -> int:
+    """Run `playbook` and report per host; returns the exit code (ansible-playbook's on failure)."""
+    check_retention(keep_runs, keep_days)
+    console = console or Console()
+    cwd = Path.cwd()
+    collection = collection_dir()
+    playbook_path = resolve_playbook(playbook, collection, cwd)
+    inventories = list(inventory) or [str(default_inventory(collection))]
+    variables = parse_extra_vars(extra_vars, cwd)
+    execution = execute(
+        options,
+        playbook=playbook,
+        playbook_path=playbook_path,
+        inventories=inventories,
+        limit=limit,
+        variables=variables,
+        check=check,
+        diff=diff,
+        keep_runs=keep_runs,
+        keep_days=keep_days,
+        console=console,
+        working_dir=cwd,
+    )
+    record = execution.record
+    store_run(options, Console(stderr=True), record)
     if options.output is OutputFormat.JSON:
-        result = record.to_dict() | {"run_dir": str(run_dir.path), "artifacts_dir": str(outcome.artifact_dir)}
-        hint = f"see the failures in the result and ansible's output in {outcome.artifact_dir / 'stdout'}"
+        hint = f"see the failures in the result and ansible's output in {execution.artifact_dir / 'stdout'}"
         print_envelope(
-            envelope(COMMAND, record.exit_code, result, message=outcome_message(record), hint=hint)
+            envelope(
+                COMMAND,
+                record.exit_code,
+                execution_result(execution),
+                message=outcome_message(record),
+                hint=hint,
+            )
         )
     else:
-        _print_summary(console, record, outcome.artifact_dir)
+        print_summary(console, execution)
     return record.exit_code
