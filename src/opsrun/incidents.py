@@ -13,7 +13,7 @@ does on its own: opening incidents, the automatic first response (mitigate) and 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -316,20 +316,41 @@ def timeline(store: Store, incident_id: int) -> tuple[Incident, list[Event], lis
     return incident, [Event.from_row(row) for row in events], [Approval.from_row(row) for row in approvals]
 
 
-def matching_runbook(design: OpsDesign, *, check: str, status: str, item: str) -> Runbook | None:
-    """The first runbook of the design that handles a finding, in the order ops.yml lists them."""
-    return next(
-        (
-            runbook
-            for runbook in design.incidents.runbooks
-            if runbook.matches(check=check, status=status, item=item)
-        ),
-        None,
-    )
+HostsOf = Callable[[str], set[str]]
+
+
+def matching_runbook(
+    design: OpsDesign,
+    *,
+    check: str,
+    status: str,
+    item: str,
+    host: str | None = None,
+    hosts_of: HostsOf | None = None,
+) -> Runbook | None:
+    """The first runbook of the design that handles a finding, in the order ops.yml lists them.
+
+    With `hosts_of` (a host pattern -> the inventory's hosts it matches), a runbook's `match.hosts`
+    must also take the finding's host; without it, host patterns are not applied.
+    """
+    for runbook in design.incidents.runbooks:
+        if not runbook.matches(check=check, status=status, item=item):
+            continue
+        pattern = runbook.match.hosts
+        if hosts_of is not None and host is not None and pattern != "all" and host not in hosts_of(pattern):
+            continue
+        return runbook
+    return None
 
 
 def open_incidents_from_findings(
-    store: Store, design: OpsDesign, findings: Iterable[Mapping[str, Any]], run_id: str, now: datetime
+    store: Store,
+    design: OpsDesign,
+    findings: Iterable[Mapping[str, Any]],
+    run_id: str,
+    now: datetime,
+    *,
+    hosts_of: HostsOf | None = None,
 ) -> list[MatchedIncident]:
     """Open an incident for each finding a runbook handles, unless one is already unresolved.
 
@@ -344,7 +365,14 @@ def open_incidents_from_findings(
             finding = stored_finding(published)
             if finding is None:
                 continue
-            runbook = matching_runbook(design, check=finding.check, status=finding.status, item=finding.item)
+            runbook = matching_runbook(
+                design,
+                check=finding.check,
+                status=finding.status,
+                item=finding.item,
+                host=finding.host,
+                hosts_of=hosts_of,
+            )
             if runbook is None:
                 continue
             row = connection.execute(
@@ -416,6 +444,7 @@ def record_run_and_open_incidents(
     *,
     routine: str | None = None,
     step: str | None = None,
+    hosts_of: HostsOf | None = None,
 ) -> list[MatchedIncident]:
     """What a run calls once it has finished: store it with its findings, then open their incidents.
 
@@ -427,7 +456,9 @@ def record_run_and_open_incidents(
         findings = record.published.get(FINDINGS_KEY)
         if design is None or not isinstance(findings, list):
             return []
-        return open_incidents_from_findings(store, design, findings, record.run_id, record.finished)
+        return open_incidents_from_findings(
+            store, design, findings, record.run_id, record.finished, hosts_of=hosts_of
+        )
 
 
 def next_tier(design: OpsDesign, incident: Incident) -> Tier | None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from opsrun.design.schema import OpsDesign
+from opsrun.design.schema import Incidents, OpsDesign
 from opsrun.errors import ExitCode, OpsrunError
 from opsrun.incidents import (
     OPENED,
@@ -524,3 +524,19 @@ def test_escalation_due_lists_the_earliest_first(store: Store) -> None:
     earlier = open_one(store, at=T0)
     due = escalation_due(store, DESIGN, T0 + timedelta(hours=1))
     assert [entry.incident.id for entry in due] == [earlier.id, later.id]
+
+
+def test_a_runbook_for_some_hosts_leaves_the_others_to_the_next_runbook(store: Store) -> None:
+    runbooks = [
+        {"name": "web-service", "match": {"check": "service", "hosts": "web"}},
+        {"name": "any-service", "match": {"check": "service"}},
+    ]
+    design = DESIGN.model_copy(update={"incidents": Incidents.model_validate({"runbooks": runbooks})})
+    groups = {"web": {"web1", "web2"}}
+    found = open_incidents_from_findings(
+        store, design, [finding(host="web1"), finding(host="db1")], RUN_ID, T0, hosts_of=groups.__getitem__
+    )
+    assert [(matched.incident.host, matched.runbook.name) for matched in found] == [
+        ("web1", "web-service"),
+        ("db1", "any-service"),
+    ]
