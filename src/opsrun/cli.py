@@ -53,7 +53,10 @@ def _add_global_options(parser: argparse.ArgumentParser, *, in_subcommand: bool)
         "--state-dir",
         type=Path,
         default=default(None),
-        help=f"where runs and the log are kept (env OPSRUN_STATE_DIR; default ./{DEFAULT_STATE_DIR})",
+        help=(
+            "where runs, the run store and the log live "
+            f"(env OPSRUN_STATE_DIR; default ./{DEFAULT_STATE_DIR})"
+        ),
     )
     parser.add_argument(
         "-v",
