@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from runrecords import health_check_run
 
 from opsrun import cli
 from opsrun.design.load import load_design
 from opsrun.errors import ExitCode
 from opsrun.incidents import open_incidents_from_findings
-from opsrun.results import RunRecord
 from opsrun.store import open_store, record_run
 
 RUN_ID = "20261102T070000.000000Z-aaaaaa"
@@ -47,20 +47,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     with open_store(tmp_path / ".opsrun") as store:
         record_run(
             store,
-            RunRecord(
-                run_id=RUN_ID,
-                playbook="health_check",
-                playbook_path="health_check.yml",
-                inventory=[],
-                limit=None,
-                check=False,
-                diff=False,
-                started=now,
-                finished=now,
-                rc=0,
-                status="successful",
-                exit_code=0,
-            ),
+            health_check_run(RUN_ID, now),
         )
         finding = {
             "host": "web1",

@@ -11,6 +11,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from runrecords import health_check_run
 
 from opsrun.design.schema import OpsDesign
 from opsrun.errors import OpsrunError
@@ -22,7 +23,6 @@ from opsrun.incidents import (
     take_action,
     timeline,
 )
-from opsrun.results import RunRecord
 from opsrun.store import open_store, record_run
 
 RUN_ID = "20261102T070000.000000Z-aaaaaa"
@@ -87,20 +87,7 @@ class IncidentLifecycle(RuleBasedStateMachine):
         self.now = START
         record_run(
             self.store,
-            RunRecord(
-                run_id=RUN_ID,
-                playbook="health_check",
-                playbook_path="health_check.yml",
-                inventory=[],
-                limit=None,
-                check=False,
-                diff=False,
-                started=START,
-                finished=START,
-                rc=0,
-                status="successful",
-                exit_code=0,
-            ),
+            health_check_run(RUN_ID, START),
         )
         self.incidents: dict[int, ModelIncident] = {}
         self.hosts: dict[int, str] = {}

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from runrecords import health_check_run
 
 from opsrun.design.schema import Incidents, OpsDesign
 from opsrun.errors import ExitCode, OpsrunError
@@ -103,20 +104,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
     opened = open_store(tmp_path)
     record_run(
         opened,
-        RunRecord(
-            run_id=RUN_ID,
-            playbook="health_check",
-            playbook_path="health_check.yml",
-            inventory=[],
-            limit=None,
-            check=False,
-            diff=False,
-            started=T0,
-            finished=T0,
-            rc=0,
-            status="successful",
-            exit_code=0,
-        ),
+        health_check_run(RUN_ID, T0),
     )
     yield opened
     opened.close()
