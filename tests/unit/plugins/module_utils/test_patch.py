@@ -94,8 +94,8 @@ def test_free_space_checks():
         return Stat({'/': 800, '/var': 300}[path])
 
     checks = _patch.free_space_checks({'/var': 500, '/': 500, '/gone': 1}, statvfs=statvfs)
-    assert [(c['path'], c['ok'], c['free_mb']) for c in checks] == [('/', True, 800), ('/gone', False, None),
-                                                                     ('/var', False, 300)]
+    assert [(c['path'], c['ok'], c['free_mb']) for c in checks] == [
+        ('/', True, 800), ('/gone', False, None), ('/var', False, 300)]
     assert checks[2]['detail'] == '/var has 300 MiB free, below the minimum of 500 MiB'
     assert checks[0]['detail'] == '/ has 800 MiB free, at least 500 MiB'
     assert 'No such file' in checks[1]['detail']

@@ -22,6 +22,7 @@ from ansible_collections.opsrun.ops.plugins.module_utils._svccontract import (
 
 # --- helpers ------------------------------------------------------------------------------------
 
+
 def fake_process(proc_root, pid, comm, argv, *, state='S', exe=None):
     base = proc_root / str(pid)
     base.mkdir(parents=True)
