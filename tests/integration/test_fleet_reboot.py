@@ -64,8 +64,10 @@ def test_reboot_restarts_processes_keeps_the_disk_and_changes_boot_id(small: Fle
 
 def test_ansible_reboot_module_sees_the_reboot_on_both_init_kinds(small: Fleet) -> None:
     before = {host: small.boot_id(host) for host in ("h1", "h2")}
-    result = small.run(str(ANSIBLE), "all", "-m", "ansible.builtin.reboot", "-a", "reboot_timeout=90")
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = small.run(str(ANSIBLE), "all", "-m", "ansible.builtin.reboot", "-a", "reboot_timeout=180")
+    logs = {host: (small.ctl.parent / "hosts" / host / "console.log").read_text() for host in ("h1", "h2")}
+    consoles = "".join(f"\n--- {host} console:\n{text[-2000:]}" for host, text in logs.items())
+    assert result.returncode == 0, result.stdout + result.stderr + consoles
     assert result.stdout.count('"rebooted": true') == 2, result.stdout
     for host, old in before.items():
         assert small.boot_id(host) != old
