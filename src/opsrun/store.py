@@ -20,6 +20,7 @@ from typing import Any
 
 from opsrun.errors import ExitCode, OpsrunError
 from opsrun.findings import FINDINGS_KEY
+from opsrun.owner import current_owner, owner_alive
 from opsrun.results import RunRecord
 from opsrun.state import PRIVATE_FILE_MODE, ensure_private_dir
 
@@ -119,6 +120,72 @@ MIGRATIONS: tuple[Migration, ...] = (
         )
         """,
         "CREATE INDEX approvals_incident ON approvals (incident_id, id)",
+    ),
+    (
+        # What the playbook published with set_stats, for the monthly report; the routine run a step
+        # belongs to; and the process running it, so that a run whose process died is found.
+        "ALTER TABLE runs ADD COLUMN published TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE runs ADD COLUMN routine_run_id TEXT",
+        "ALTER TABLE runs ADD COLUMN owner TEXT",
+        "CREATE INDEX runs_routine_run ON runs (routine_run_id)",
+        """
+        CREATE TABLE routine_runs (
+            id TEXT PRIMARY KEY,
+            routine TEXT NOT NULL,
+            ops_file TEXT NOT NULL,
+            started TEXT NOT NULL,
+            finished TEXT,
+            status TEXT NOT NULL,
+            exit_code INTEGER,
+            check_mode INTEGER NOT NULL DEFAULT 0 CHECK (check_mode IN (0, 1)),
+            started_by TEXT NOT NULL,
+            owner TEXT,
+            record TEXT NOT NULL DEFAULT '{}'
+        )
+        """,
+        "CREATE INDEX routine_runs_started ON routine_runs (started)",
+        # One change at a time per host: a lease names the run holding the host and its process.
+        """
+        CREATE TABLE leases (
+            host TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            acquired TEXT NOT NULL,
+            expires TEXT NOT NULL
+        )
+        """,
+        # Approval gates of routine runs: a run pauses before a step that needs approval.
+        """
+        CREATE TABLE gates (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            routine_run_id TEXT NOT NULL REFERENCES routine_runs (id) ON DELETE CASCADE,
+            step_index INTEGER NOT NULL,
+            step TEXT NOT NULL,
+            requested TEXT NOT NULL,
+            requested_by TEXT NOT NULL,
+            expires TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'approved')),
+            approved_by TEXT CHECK (approved_by IS NULL OR approved_by != requested_by),
+            approver_tier TEXT,
+            approved_at TEXT,
+            UNIQUE (routine_run_id, step_index)
+        )
+        """,
+        # Every notification opsrun sent or tried to send; the channel is the URL's scheme only.
+        """
+        CREATE TABLE notifications (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            incident_id INTEGER REFERENCES incidents (id) ON DELETE CASCADE,
+            routine_run_id TEXT,
+            tier TEXT NOT NULL,
+            contact TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            delivered INTEGER NOT NULL CHECK (delivered IN (0, 1)),
+            title TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX notifications_incident ON notifications (incident_id)",
     ),
 )
 
@@ -257,9 +324,18 @@ def open_store_file(path: Path, *, migrations: Sequence[Migration] = MIGRATIONS)
 
 
 def open_store(state_dir: Path) -> Store:
-    """Open the store of the state directory, <state-dir>/opsrun.db."""
+    """Open the store of the state directory, <state-dir>/opsrun.db.
+
+    Runs left "running" by a process that is gone are marked interrupted first.
+    """
     ensure_private_dir(state_dir)
-    return open_store_file(state_dir / DB_FILE_NAME)
+    store = open_store_file(state_dir / DB_FILE_NAME)
+    try:
+        recover_interrupted(store, datetime.now(UTC))
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
 def _json_or_none(value: object) -> str | None:
@@ -309,26 +385,75 @@ def published_findings(published: Mapping[str, Any]) -> list[StoredFinding]:
     return [stored for stored in map(stored_finding, findings) if stored is not None]
 
 
-def record_run(
-    store: Store, record: RunRecord, *, routine: str | None = None, step: str | None = None
-) -> int:
-    """Store a run and the findings it published; returns the number of findings stored.
+def begin_run(
+    store: Store,
+    *,
+    run_id: str,
+    playbook: str,
+    started: datetime,
+    check: bool,
+    routine: str | None = None,
+    step: str | None = None,
+    routine_run_id: str | None = None,
+) -> None:
+    """Record a run as running, owned by this process, before its playbook starts.
 
-    Recording the same run again replaces what was stored of it, findings included.
+    A run whose process dies without finishing it (SIGKILL, a power cut) stays "running" until the
+    next opsrun that opens the store marks it interrupted (recover_interrupted).
     """
-    hosts = json.dumps({host: asdict(counts) for host, counts in record.hosts.items()}, sort_keys=True)
-    findings = published_findings(record.published)
     with store.write() as connection:
         connection.execute(
             """
             INSERT INTO runs (
-                id, playbook, routine, step, started, finished, status, exit_code, hosts, check_mode
+                id, playbook, routine, step, started, status, check_mode, routine_run_id, owner
+            ) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)
+            """,
+            (
+                run_id,
+                playbook,
+                routine,
+                step,
+                time_text(started),
+                int(check),
+                routine_run_id,
+                current_owner(),
+            ),
+        )
+
+
+def record_run(
+    store: Store,
+    record: RunRecord,
+    *,
+    routine: str | None = None,
+    step: str | None = None,
+    routine_run_id: str | None = None,
+) -> int:
+    """Store a finished run and the findings it published; returns the number of findings stored.
+
+    Recording the same run again replaces what was stored of it, findings included. The findings
+    go to their own table; everything else the playbook published is kept with the run.
+    """
+    hosts = json.dumps({host: asdict(counts) for host, counts in record.hosts.items()}, sort_keys=True)
+    findings = published_findings(record.published)
+    published = json.dumps(
+        {key: value for key, value in record.published.items() if key != FINDINGS_KEY},
+        sort_keys=True,
+        default=str,
+    )
+    with store.write() as connection:
+        connection.execute(
+            """
+            INSERT INTO runs (
+                id, playbook, routine, step, started, finished, status, exit_code, hosts, check_mode,
+                published, routine_run_id, owner
             )
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
             ON CONFLICT (id) DO UPDATE SET
                 playbook = excluded.playbook, routine = excluded.routine, step = excluded.step,
                 started = excluded.started, finished = excluded.finished, status = excluded.status,
-                exit_code = excluded.exit_code, hosts = excluded.hosts, check_mode = excluded.check_mode
+                exit_code = excluded.exit_code, hosts = excluded.hosts, check_mode = excluded.check_mode,
+                published = excluded.published, routine_run_id = excluded.routine_run_id, owner = NULL
             """,
             (
                 record.run_id,
@@ -341,6 +466,8 @@ def record_run(
                 record.exit_code,
                 hosts,
                 int(record.check),
+                published,
+                routine_run_id,
             ),
         )
         connection.execute("DELETE FROM findings WHERE run_id = ?", (record.run_id,))
@@ -355,3 +482,61 @@ def record_run(
             ],
         )
     return len(findings)
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """What recover_interrupted found left behind by processes that died."""
+
+    runs: list[str]
+    routine_runs: list[str]
+    leases: list[str]
+
+
+_OWNED_TABLES = ("runs", "routine_runs")
+
+
+def _dead_owners(connection: sqlite3.Connection) -> set[str]:
+    owners = {
+        row[0]
+        for table in _OWNED_TABLES
+        for row in connection.execute(f"SELECT DISTINCT owner FROM {table} WHERE status = 'running'")  # noqa: S608
+        if row[0] is not None
+    }
+    owners |= {row[0] for row in connection.execute("SELECT DISTINCT owner FROM leases")}
+    return {owner for owner in owners if not owner_alive(owner)}
+
+
+def recover_interrupted(store: Store, now: datetime) -> Recovered:
+    """Mark the runs of processes that died while running them as interrupted; free their leases."""
+    with store.read() as connection:
+        if not _dead_owners(connection):
+            return Recovered([], [], [])
+    found: dict[str, list[str]] = {}
+    with store.write() as connection:
+        dead = sorted(_dead_owners(connection))
+        marks = ",".join("?" * len(dead))
+        for table in _OWNED_TABLES:
+            rows = connection.execute(
+                f"SELECT id FROM {table} WHERE status = 'running' AND owner IN ({marks})",  # noqa: S608
+                dead,
+            ).fetchall()
+            found[table] = [row[0] for row in rows]
+            connection.execute(
+                f"""
+                UPDATE {table} SET status = 'interrupted', exit_code = ?, finished = ?, owner = NULL
+                WHERE status = 'running' AND owner IN ({marks})
+                """,  # noqa: S608
+                (int(ExitCode.INTERRUPTED), time_text(now), *dead),
+            )
+        leases = connection.execute(
+            f"SELECT host FROM leases WHERE owner IN ({marks})",
+            dead,  # noqa: S608
+        ).fetchall()
+        connection.execute(f"DELETE FROM leases WHERE owner IN ({marks})", dead)  # noqa: S608
+    recovered = Recovered(found["runs"], found["routine_runs"], sorted(row[0] for row in leases))
+    for run_id in recovered.runs + recovered.routine_runs:
+        log.warning("run %s was interrupted: the process running it is gone", run_id)
+    if recovered.leases:
+        log.warning("freed the change leases of dead runs on %s", ", ".join(recovered.leases))
+    return recovered
