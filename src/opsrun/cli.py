@@ -81,6 +81,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise ValueError(text)
+    return value
+
+
 def _number_from_env(name: str, convert: Callable[[str], float], default: float) -> float:
     text = os.environ.get(name)
     if text is None or not text.strip():
@@ -96,12 +103,7 @@ def _number_from_env(name: str, convert: Callable[[str], float], default: float)
 
 
 def _run(options: GlobalOptions, args: argparse.Namespace) -> int:
-    keep_runs = args.keep_runs
-    if keep_runs is None:
-        keep_runs = int(_number_from_env("OPSRUN_KEEP_RUNS", _positive_int, run_command.DEFAULT_KEEP_RUNS))
-    keep_days = args.keep_days
-    if keep_days is None:
-        keep_days = _number_from_env("OPSRUN_KEEP_DAYS", _positive_float, run_command.DEFAULT_KEEP_DAYS)
+    keep_runs, keep_days = _retention(args)
     if (args.routine is None) == (args.playbook is None):
         raise OpsrunError(
             "opsrun run: name a routine of ops.yml or give --playbook, not both and not neither",
@@ -125,11 +127,20 @@ def _run(options: GlobalOptions, args: argparse.Namespace) -> int:
             force=args.force,
             keep_runs=keep_runs,
             keep_days=keep_days,
+            scheduled=args.scheduled,
+            actor=args.actor,
+            wait_seconds=args.wait,
         )
-    if args.force is not None:
-        raise OpsrunError(
-            "--force applies to the change steps of a routine", hint="drop --force; see 'opsrun run --help'"
-        )
+    for given, option in (
+        (args.force is not None, "--force"),
+        (args.wait > 0, "--wait"),
+        (args.scheduled, "--scheduled"),
+        (args.actor, "--as"),
+    ):
+        if given:
+            raise OpsrunError(
+                f"{option} applies to a routine of ops.yml", hint=f"drop {option}; see 'opsrun run --help'"
+            )
     return run_command.run(
         options,
         playbook=args.playbook,
@@ -140,6 +151,30 @@ def _run(options: GlobalOptions, args: argparse.Namespace) -> int:
         diff=args.diff,
         keep_runs=keep_runs,
         keep_days=keep_days,
+    )
+
+
+def _retention(args: argparse.Namespace) -> tuple[int, float]:
+    keep_runs = args.keep_runs
+    if keep_runs is None:
+        keep_runs = int(_number_from_env("OPSRUN_KEEP_RUNS", _positive_int, run_command.DEFAULT_KEEP_RUNS))
+    keep_days = args.keep_days
+    if keep_days is None:
+        keep_days = _number_from_env("OPSRUN_KEEP_DAYS", _positive_float, run_command.DEFAULT_KEEP_DAYS)
+    return keep_runs, keep_days
+
+
+def _approve(options: GlobalOptions, args: argparse.Namespace) -> int:
+    from opsrun.commands import routine as routine_command  # noqa: PLC0415
+
+    keep_runs, keep_days = _retention(args)
+    return routine_command.approve_run(
+        options,
+        routine_run_id=args.routine_run_id,
+        actor=args.actor,
+        keep_runs=keep_runs,
+        keep_days=keep_days,
+        wait_seconds=args.wait,
     )
 
 
@@ -166,6 +201,8 @@ def _incident(options: GlobalOptions, args: argparse.Namespace) -> int:
         return incident_command.list_command(options, include_resolved=args.all, state=state)
     if args.incident_action == "show":
         return incident_command.show(options, incident_id=args.incident_id)
+    if args.incident_action == "escalate-due":
+        return incident_command.escalate_due(options, ops_file=args.ops_file)
     action = Action(args.incident_action)
     approval_hours = DEFAULT_APPROVAL_HOURS
     if action is Action.APPROVE:
@@ -193,6 +230,66 @@ _INCIDENT_ACTIONS = {
 }
 
 
+def _add_design_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ops-file",
+        type=Path,
+        default=Path(DEFAULT_FILE_NAME),
+        metavar="OPS_YML",
+        help=f"the operations design with the contacts and tiers (default: ./{DEFAULT_FILE_NAME})",
+    )
+
+
+def _add_retention_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--keep-runs",
+        type=_positive_int,
+        metavar="N",
+        help=f"keep at most N runs (env OPSRUN_KEEP_RUNS; default {run_command.DEFAULT_KEEP_RUNS})",
+    )
+    parser.add_argument(
+        "--keep-days",
+        type=_positive_float,
+        metavar="DAYS",
+        help=(
+            "remove run directories older than DAYS "
+            f"(env OPSRUN_KEEP_DAYS; default {run_command.DEFAULT_KEEP_DAYS:g})"
+        ),
+    )
+
+
+def _add_wait_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait up to SECONDS for another run changing the same hosts to finish (default: fail at once)",
+    )
+
+
+def _add_approve_parser(commands: "argparse._SubParsersAction[_ArgumentParser]") -> None:
+    parser = commands.add_parser(
+        "approve",
+        help="approve the step a routine run is paused before, and run the rest of the routine",
+        description=(
+            "A routine pauses before a step marked approval: true until a contact of a tier whose "
+            "may_approve names the routine (or change, for a step that changes hosts) approves it. The "
+            "approver must not be the one who started the run. The run then goes on from that step, in this "
+            "process."
+        ),
+    )
+    _add_global_options(parser, in_subcommand=True)
+    parser.add_argument(
+        "routine_run_id", metavar="RUN_ID", help="the paused routine run (see 'opsrun history')"
+    )
+    parser.add_argument(
+        "--as", dest="actor", required=True, metavar="CONTACT", help="who approves: a contact of ops.yml"
+    )
+    _add_retention_options(parser)
+    _add_wait_option(parser)
+
+
 def _add_incident_parser(commands: "argparse._SubParsersAction[_ArgumentParser]") -> None:
     incident_parser = commands.add_parser(
         "incident",
@@ -214,6 +311,16 @@ def _add_incident_parser(commands: "argparse._SubParsersAction[_ArgumentParser]"
     show_parser = actions.add_parser("show", help="an incident with its timeline and approvals")
     _add_global_options(show_parser, in_subcommand=True)
     show_parser.add_argument("incident_id", type=_positive_int, metavar="ID")
+    due_parser = actions.add_parser(
+        "escalate-due",
+        help="escalate every open incident whose tier let its ack deadline pass, and notify the next tier",
+        description=(
+            "Escalate each open incident not acknowledged within its tier's ack_minutes to the next tier "
+            "and notify that tier's contacts. Run it from a timer every few minutes ('opsrun schedule')."
+        ),
+    )
+    _add_global_options(due_parser, in_subcommand=True)
+    _add_design_option(due_parser)
     for action, summary in _INCIDENT_ACTIONS.items():
         action_parser = actions.add_parser(action.value, help=summary, description=summary)
         _add_global_options(action_parser, in_subcommand=True)
@@ -227,13 +334,7 @@ def _add_incident_parser(commands: "argparse._SubParsersAction[_ArgumentParser]"
             default="",
             help="what was done, proposed or decided" + (" (required)" if action in NOTE_REQUIRED else ""),
         )
-        action_parser.add_argument(
-            "--ops-file",
-            type=Path,
-            default=Path(DEFAULT_FILE_NAME),
-            metavar="OPS_YML",
-            help=f"the operations design with the contacts and tiers (default: ./{DEFAULT_FILE_NAME})",
-        )
+        _add_design_option(action_parser)
         if action is Action.APPROVE:
             action_parser.add_argument(
                 "--valid-hours",
@@ -312,20 +413,21 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--check", action="store_true", help="predict changes without making them")
     run_parser.add_argument("--diff", action="store_true", help="show the differences in changed files")
     run_parser.add_argument(
-        "--keep-runs",
-        type=_positive_int,
-        metavar="N",
-        help=f"keep at most N runs (env OPSRUN_KEEP_RUNS; default {run_command.DEFAULT_KEEP_RUNS})",
-    )
-    run_parser.add_argument(
-        "--keep-days",
-        type=_positive_float,
-        metavar="DAYS",
+        "--scheduled",
+        action="store_true",
         help=(
-            "remove run directories older than DAYS "
-            f"(env OPSRUN_KEEP_DAYS; default {run_command.DEFAULT_KEEP_DAYS:g})"
+            "a run started by a timer: the calendar decides whether the routine runs now, and a day it "
+            "may not is recorded as a skip with its reason"
         ),
     )
+    run_parser.add_argument(
+        "--as",
+        dest="actor",
+        metavar="CONTACT",
+        help="who starts the routine (a contact of ops.yml; default opsrun): they may not approve its gates",
+    )
+    _add_wait_option(run_parser)
+    _add_retention_options(run_parser)
 
     check_parser = commands.add_parser(
         "check",
@@ -358,11 +460,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=FORMATS, default="md", help="Markdown or HTML (default: md)"
     )
     _add_incident_parser(commands)
+    _add_approve_parser(commands)
     return parser
 
 
 # Subcommand name -> the function that carries it out.
-COMMANDS: dict[str, Handler] = {"run": _run, "check": _check, "design": _design, "incident": _incident}
+COMMANDS: dict[str, Handler] = {
+    "run": _run,
+    "approve": _approve,
+    "check": _check,
+    "design": _design,
+    "incident": _incident,
+}
 
 
 def _wants_json(argv: Sequence[str]) -> bool:

@@ -15,6 +15,9 @@ class ExitCode(IntEnum):
     HOSTS_UNREACHABLE = 4
     USAGE = 64
     INTERNAL = 70
+    # Not now: another run is changing the same hosts, or the routine waits for an approval
+    # (sysexits' EX_TEMPFAIL: try again later).
+    BUSY = 75
     # The operations design forbids the step: hosts outside the contract scope, or a change outside
     # the maintenance windows or inside a freeze (sysexits' EX_NOPERM).
     REFUSED = 77

@@ -23,7 +23,15 @@ from typing import TYPE_CHECKING, Any
 from opsrun.errors import ExitCode, OpsrunError
 from opsrun.findings import FINDINGS_KEY
 from opsrun.results import RunRecord
-from opsrun.store import Store, open_store, parse_time, record_run, stored_finding, time_text
+from opsrun.store import (
+    Store,
+    StoredFinding,
+    open_store,
+    parse_time,
+    record_run,
+    stored_finding,
+    time_text,
+)
 
 # Only for types: the schema's libraries are loaded by the caller that loads ops.yml.
 if TYPE_CHECKING:
@@ -56,6 +64,8 @@ class Action(StrEnum):
 # Timeline entries that are not actions of a person.
 OPENED = "opened"
 SEEN_AGAIN = "seen_again"
+# The finding came back ok; the incident stays until someone (or the first response) closes it.
+CLEARED = "cleared"
 
 # The allowed edges: for each action, the state it leaves from and the state it leads to.
 # Escalation hands the incident to the next tier; one not yet mitigated waits for that tier's ack.
@@ -358,7 +368,7 @@ def open_incidents_from_findings(
     event to it instead. The run `run_id` must already be recorded (store.record_run). New incidents
     start at the first escalation tier. Returns each incident opened or seen again, once, with its runbook.
     """
-    first_tier = design.escalation[0].name if design.escalation else None
+    first_tier = design.first_tier.name if design.first_tier else None
     matched: dict[int, MatchedIncident] = {}
     with store.write() as connection:
         for published in findings:
@@ -373,8 +383,6 @@ def open_incidents_from_findings(
                 host=finding.host,
                 hosts_of=hosts_of,
             )
-            if runbook is None:
-                continue
             row = connection.execute(
                 """
                 SELECT * FROM incidents
@@ -382,6 +390,10 @@ def open_incidents_from_findings(
                 """,
                 (finding.host, finding.check, finding.item),
             ).fetchone()
+            if runbook is None:
+                if row is not None and finding.status == "ok" and row["finding_status"] != "ok":
+                    _clear(connection, Incident.from_row(row), finding, run_id, now)
+                continue
             note = f"{finding.status}: {finding.message}" if finding.message else finding.status
             if row is None:
                 cursor = connection.execute(
@@ -437,6 +449,26 @@ def open_incidents_from_findings(
     return list(matched.values())
 
 
+def _clear(
+    connection: sqlite3.Connection, incident: Incident, finding: StoredFinding, run_id: str, now: datetime
+) -> None:
+    connection.execute(
+        "UPDATE incidents SET finding_status = 'ok', message = ?, last_seen = ?, updated = ? WHERE id = ?",
+        (finding.message, time_text(now), time_text(now), incident.id),
+    )
+    _add_event(
+        connection,
+        incident.id,
+        at=now,
+        actor=SYSTEM_ACTOR,
+        kind=CLEARED,
+        note=f"ok: {finding.message} (run {run_id})" if finding.message else f"ok (run {run_id})",
+        from_state=incident.state,
+        to_state=incident.state,
+        tier=incident.tier,
+    )
+
+
 def record_run_and_open_incidents(
     state_dir: Path,
     record: RunRecord,
@@ -444,6 +476,7 @@ def record_run_and_open_incidents(
     *,
     routine: str | None = None,
     step: str | None = None,
+    routine_run_id: str | None = None,
     hosts_of: HostsOf | None = None,
 ) -> list[MatchedIncident]:
     """What a run calls once it has finished: store it with its findings, then open their incidents.
@@ -452,7 +485,7 @@ def record_run_and_open_incidents(
     opened or seen again, each with its runbook, whose first response the caller runs.
     """
     with open_store(state_dir) as store:
-        record_run(store, record, routine=routine, step=step)
+        record_run(store, record, routine=routine, step=step, routine_run_id=routine_run_id)
         findings = record.published.get(FINDINGS_KEY)
         if design is None or not isinstance(findings, list):
             return []

@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from opsrun.design.schema import Calendar, OpsDesign, Scope, Step, Tier
+from opsrun.design.schema import WEEKDAYS, Calendar, Routine, Scope, Step
 
 log = logging.getLogger(__name__)
 
-StepStatus = Literal["succeeded", "failed", "refused", "skipped"]
+StepStatus = Literal["succeeded", "failed", "refused", "skipped", "busy", "paused"]
 
 
 @dataclass(frozen=True)
@@ -56,14 +56,29 @@ class RoutineRecord:
     steps: list[StepOutcome] = field(default_factory=list)
     # Incidents the steps' findings opened or were seen again on: id, host, check, item, runbook, new.
     incidents: list[dict[str, Any]] = field(default_factory=list)
+    # The first response to new incidents: incident, runbook, phase, step, run id, status, outcome.
+    responses: list[dict[str, Any]] = field(default_factory=list)
     finished: datetime | None = None
     exit_code: int = 0
+    started_by: str = "opsrun"
+    status: str = "running"
+    # Why a scheduled run did nothing: a holiday, a freeze.
+    skipped: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["started"] = self.started.isoformat(timespec="milliseconds")
         data["finished"] = self.finished.isoformat(timespec="milliseconds") if self.finished else None
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RoutineRecord:
+        """A record as to_dict() wrote it (the run store keeps it so, for a paused run to resume)."""
+        fields = dict(data)
+        fields["started"] = datetime.fromisoformat(data["started"])
+        fields["finished"] = datetime.fromisoformat(data["finished"]) if data.get("finished") else None
+        fields["steps"] = [StepOutcome(**step) for step in data.get("steps", [])]
+        return cls(**fields)
 
 
 class ScopeResolver:
@@ -105,42 +120,39 @@ def scope_gate(scope: Scope, step: Step, hosts: Callable[[str], set[str]]) -> tu
     return Gate(True), step.limit
 
 
+def schedule_gate(calendar: Calendar, routine: Routine, now: datetime) -> Gate:
+    """May a scheduled run of ROUTINE go ahead now? The calendar is applied when the timer fires:
+    a routine kept to business days skips holidays and weekends; one that changes hosts skips a
+    freeze and the time outside the maintenance windows (a person can still run it with --force)."""
+    local = calendar.local(now)
+    day = local.date()
+    if routine.business_days_only:
+        if calendar.is_holiday(day):
+            return Gate(False, f"{day.isoformat()} is a holiday")
+        if WEEKDAYS[local.weekday()] not in calendar.business_hours.days:
+            return Gate(False, f"{day.isoformat()} ({WEEKDAYS[local.weekday()]}) is not a business day")
+    blocked = change_blocked(calendar, now) if routine.changes_hosts else None
+    return Gate(False, blocked) if blocked else Gate(True)
+
+
+def change_blocked(calendar: Calendar, now: datetime) -> str | None:
+    """Why no change may be made at `now` (a freeze, no maintenance window), or None."""
+    freeze = calendar.freeze_at(now)
+    if freeze is not None:
+        why = f"a change freeze is in force until {freeze.until.isoformat()}"
+        return f"{why} ({freeze.reason})" if freeze.reason else why
+    if not calendar.in_window(now):
+        return f"{calendar.local(now).strftime('%Y-%m-%d %H:%M %Z')} is outside every maintenance window"
+    return None
+
+
 def change_gate(calendar: Calendar, step: Step, now: datetime, *, check: bool, force: str | None) -> Gate:
     """May a step that changes hosts run now? Check-mode runs change nothing and always may."""
     if not step.change or check or step.check_mode:
         return Gate(True)
-    freeze = calendar.freeze_at(now)
-    if freeze is not None:
-        why = f"a change freeze is in force until {freeze.until.isoformat()}"
-        if freeze.reason:
-            why += f" ({freeze.reason})"
-    elif not calendar.in_window(now):
-        local = calendar.local(now)
-        why = f"{local.strftime('%Y-%m-%d %H:%M %Z')} is outside every maintenance window"
-    else:
+    why = change_blocked(calendar, now)
+    if why is None:
         return Gate(True)
     if force:
         return Gate(True, why, forced=force)
     return Gate(False, why)
-
-
-def first_tier(design: OpsDesign) -> Tier | None:
-    return design.escalation[0] if design.escalation else None
-
-
-def notify_tier(design: OpsDesign, tier: Tier, title: str, body: str) -> list[str]:
-    """Send TITLE/BODY to every notification URL of the tier's contacts; returns what failed,
-    each named by the contact and the URL's scheme only (the rest of a URL holds its token)."""
-    import apprise  # noqa: PLC0415 - only escalations pay for it
-
-    failed = []
-    for name in tier.contacts:
-        contact = design.contacts.get(name)
-        if contact is None:
-            failed.append(f"{name}: no such contact")
-            continue
-        for url, shown in zip(contact.notify, contact.redacted_notify(), strict=True):
-            sender = apprise.Apprise()
-            if not sender.add(url) or not sender.notify(title=title, body=body):
-                failed.append(f"{name}: {shown}")
-    return failed

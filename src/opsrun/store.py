@@ -530,8 +530,8 @@ def recover_interrupted(store: Store, now: datetime) -> Recovered:
                 (int(ExitCode.INTERRUPTED), time_text(now), *dead),
             )
         leases = connection.execute(
-            f"SELECT host FROM leases WHERE owner IN ({marks})",
-            dead,  # noqa: S608
+            f"SELECT host FROM leases WHERE owner IN ({marks})",  # noqa: S608
+            dead,
         ).fetchall()
         connection.execute(f"DELETE FROM leases WHERE owner IN ({marks})", dead)  # noqa: S608
     recovered = Recovered(found["runs"], found["routine_runs"], sorted(row[0] for row in leases))

@@ -3,16 +3,14 @@ webhook on loopback for the escalation."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import sys
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
+from receiver import Hook
 
 from opsrun import cli
 from opsrun.errors import ExitCode
@@ -28,32 +26,6 @@ FAILING_PLAYBOOK = """\
       ansible.builtin.fail:
         msg: this step always fails
 """
-
-
-class Hook(http.server.BaseHTTPRequestHandler):
-    received: ClassVar[list[dict[str, Any]]] = []
-
-    def do_POST(self) -> None:
-        length = int(self.headers["Content-Length"])
-        Hook.received.append(json.loads(self.rfile.read(length)))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        del args
-
-
-@pytest.fixture
-def webhook() -> Iterator[str]:
-    Hook.received = []
-    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"json://127.0.0.1:{server.server_port}/opsrun"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def design(

@@ -9,19 +9,23 @@ from rich.table import Table
 from rich.text import Text
 
 from opsrun.design.load import load_design
+from opsrun.design.schema import OpsDesign, Tier
 from opsrun.incidents import (
     DEFAULT_APPROVAL_HOURS,
+    SYSTEM_ACTOR,
     Action,
     Approval,
     Event,
     Incident,
     State,
+    escalation_due,
     list_incidents,
     take_action,
     timeline,
 )
+from opsrun.notify import incident_notice, tell_tier
 from opsrun.output import GlobalOptions, OutputFormat, envelope, print_envelope
-from opsrun.store import open_store
+from opsrun.store import Store, open_store
 
 COMMAND = "incident"
 
@@ -190,6 +194,17 @@ def act(
             note=note,
             approval_validity=timedelta(hours=approval_hours),
         )
+        tier = design.tier(incident.tier) if incident.tier else None
+        if action is Action.ESCALATE and tier is not None:
+            _tell(
+                store,
+                design,
+                tier,
+                incident,
+                what=f"escalated to {tier.name} by {actor}",
+                why=note,
+                now=moment,
+            )
     log.info("incident %d: %s by %s, now %s", incident.id, action.value, actor, incident.state.value)
     if options.output is OutputFormat.JSON:
         print_envelope(envelope(COMMAND, 0, {"action": action.value, "incident": incident.to_dict()}))
@@ -199,4 +214,54 @@ def act(
     line.append(incident.state.value, style=STATE_STYLE[incident.state])
     line.append(f", tier {incident.tier or 'none'}")
     console.print(line, soft_wrap=True)
+    return 0
+
+
+def _tell(
+    store: Store, design: OpsDesign, tier: Tier, incident: Incident, *, what: str, why: str, now: datetime
+) -> None:
+    title, body = incident_notice(incident, what, why)
+    for delivery in tell_tier(store, design, tier, title, body, at=now, incident_id=incident.id):
+        if not delivery.delivered:
+            log.warning("incident %d: could not notify %s", incident.id, delivery)
+
+
+def escalate_due(
+    options: GlobalOptions, *, ops_file: Path, now: datetime | None = None, console: Console | None = None
+) -> int:
+    """Escalate every open incident whose tier's ack deadline passed, and notify the next tier."""
+    design = load_design(ops_file).design
+    moment = now or datetime.now(UTC)
+    escalated = []
+    with open_store(options.state_dir) as store:
+        for due in escalation_due(store, design, moment):
+            why = (
+                f"{due.tier.name} did not acknowledge it within {due.tier.ack_minutes} minutes "
+                f"(due {due.due.isoformat(timespec='minutes')})"
+            )
+            incident = take_action(
+                store, design, due.incident.id, Action.ESCALATE, actor=SYSTEM_ACTOR, now=moment, note=why
+            )
+            _tell(
+                store,
+                design,
+                due.next_tier,
+                incident,
+                what=f"escalated to {due.next_tier.name}",
+                why=why,
+                now=moment,
+            )
+            log.info("incident %d escalated to %s: %s", incident.id, due.next_tier.name, why)
+            escalated.append(incident)
+    if options.output is OutputFormat.JSON:
+        print_envelope(envelope(COMMAND, 0, {"escalated": [incident.to_dict() for incident in escalated]}))
+        return 0
+    console = console or Console()
+    for incident in escalated:
+        console.print(
+            Text(f"Incident {incident.id} ({_subject(incident)}) escalated to {incident.tier}"),
+            soft_wrap=True,
+        )
+    if not escalated:
+        console.print("No incident is past its acknowledge deadline.")
     return 0

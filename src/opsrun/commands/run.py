@@ -21,7 +21,7 @@ from opsrun.output import GlobalOptions, OutputFormat, envelope, print_envelope
 from opsrun.progress import LineDisplay, LiveDisplay, ProgressDisplay, RunTracker, SilentDisplay
 from opsrun.results import RunRecord, exit_code_for, host_stats
 from opsrun.state import RUNS_DIR_NAME, create_run_dir, rotate_runs, write_private_json
-from opsrun.store import open_store, record_run
+from opsrun.store import begin_run, open_store, record_run
 
 COMMAND = "run"
 DEFAULT_KEEP_RUNS = 50
@@ -127,11 +127,32 @@ def execute(
     keep_days: float,
     console: Console,
     working_dir: Path,
+    routine: str | None = None,
+    step: str | None = None,
+    routine_run_id: str | None = None,
 ) -> Execution:
-    """Run one playbook with live progress and record it as runs/<id>/result.json."""
+    """Run one playbook with live progress and record it as runs/<id>/result.json.
+
+    The run is in the run store as running while the playbook runs, so that a run whose process
+    is killed is found interrupted later; the caller stores the finished run.
+    """
     started = datetime.now(UTC)
     run_dir = create_run_dir(options.state_dir, started)
     log.info("run %s: playbook %s, inventory %s, limit %s", run_dir.run_id, playbook_path, inventories, limit)
+    try:
+        with open_store(options.state_dir) as store:
+            begin_run(
+                store,
+                run_id=run_dir.run_id,
+                playbook=playbook,
+                started=started,
+                check=check,
+                routine=routine,
+                step=step,
+                routine_run_id=routine_run_id,
+            )
+    except (OpsrunError, sqlite3.Error) as error:
+        log.warning("run %s is not in the run store while it runs: %s", run_dir.run_id, error)
     tracker = RunTracker()
     display = _progress_display(options, tracker, console)
 

@@ -70,7 +70,7 @@ def syntax_failure_reason(stderr: str, returncode: int) -> str:
     return f"{reason} ({origins[0]})" if origins else reason
 
 
-def _inventory_problems(loaded: LoadedDesign) -> tuple[list[str], list[DesignProblem]]:
+def inventory_sources(loaded: LoadedDesign) -> tuple[list[str], list[DesignProblem]]:
     sources: list[str] = []
     problems: list[DesignProblem] = []
     entries = loaded.design.scope.inventory
@@ -155,7 +155,7 @@ def check_design(
     With `ansible_playbook` (the executable), each distinct playbook is syntax-checked against the
     scope's inventories; with None the syntax check is skipped.
     """
-    inventories, problems = _inventory_problems(loaded)
+    inventories, problems = inventory_sources(loaded)
     playbooks, first_use, resolve_problems = _resolve_playbooks(loaded, collection)
     problems.extend(resolve_problems)
     if ansible_playbook is not None and playbooks:

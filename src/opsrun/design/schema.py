@@ -402,6 +402,8 @@ class Step(_Model):
     # A change runs only inside a maintenance window and outside freezes, unless forced.
     change: bool = False
     check_mode: bool = False
+    # The routine pauses before this step until a tier that may approve it approves (opsrun approve).
+    approval: bool = False
 
     @property
     def title(self) -> str:
@@ -413,6 +415,8 @@ class Routine(_Model):
 
     description: NonEmptyText | None = None
     schedule: Schedule
+    # A scheduled run (opsrun run --scheduled) on a holiday or outside business days is skipped.
+    business_days_only: bool = False
     steps: Annotated[list[Step], Field(min_length=1)]
 
     @property
@@ -464,8 +468,19 @@ class OpsDesign(_Model):
     routines: dict[Name, Routine] = {}
     incidents: Incidents = Field(default_factory=Incidents)
 
+    @property
+    def first_tier(self) -> Tier | None:
+        """Where a new incident starts, and whom a failed routine step tells."""
+        return self.escalation[0] if self.escalation else None
+
     def tier(self, name: str) -> Tier | None:
         return next((tier for tier in self.escalation if tier.name == name), None)
+
+    def approving_tiers(self, routine: str, step: Step) -> list[Tier]:
+        """The tiers that may approve `step` of `routine`: those naming the routine, or `change`
+        for a step that changes hosts."""
+        kinds = {routine, "change"} if step.change else {routine}
+        return [tier for tier in self.escalation if kinds & set(tier.may_approve)]
 
     def steps(self) -> Iterator[tuple[KeyPath, Step]]:
         """Every step of the design with where it is in the document."""
@@ -503,6 +518,16 @@ class OpsDesign(_Model):
                             ("escalation", tier_index, "may_approve", index),
                             f"{approval!r} is neither a kind of step nor a routine; "
                             f"expected one of: {expected}",
+                        )
+                    )
+        for routine_name, routine in self.routines.items():
+            for index, step in enumerate(routine.steps):
+                if step.approval and not self.approving_tiers(routine_name, step):
+                    what = f"{routine_name!r} or change" if step.change else repr(routine_name)
+                    problems.append(
+                        (
+                            ("routines", routine_name, "steps", index, "approval"),
+                            f"no tier may approve this step; add {what} to the may_approve of a tier",
                         )
                     )
         runbook_names = [runbook.name for runbook in self.incidents.runbooks]

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from opsrun.design.schema import Calendar, Scope, Step
-from opsrun.routines import change_gate, scope_gate
+from opsrun.design.schema import Calendar, Routine, Scope, Step
+from opsrun.routines import change_gate, schedule_gate, scope_gate
 
 HOSTS = {
     "all": {"web1", "web2", "db1", "lab1"},
@@ -103,3 +103,39 @@ def test_a_forced_change_runs_and_keeps_the_reason_and_why_it_was_needed() -> No
 def test_check_mode_changes_nothing_so_it_may_run_any_time(where: str) -> None:
     change = step(change=True, check_mode=where == "step")
     assert change_gate(CALENDAR, change, MONDAY_NOON_JST, check=where == "run", force=None).allowed
+
+
+def routine(*, business_days_only: bool = False, change: bool = False) -> Routine:
+    return Routine.model_validate(
+        {
+            "schedule": "0 7 * * *",
+            "business_days_only": business_days_only,
+            "steps": [{"playbook": "ping", "change": change}],
+        }
+    )
+
+
+# Japanese public holidays apply in Asia/Tokyo: 2026-11-23 is Labour Thanksgiving Day (a Monday).
+HOLIDAY_MONDAY_8AM_JST = datetime(2026, 11, 22, 23, 0, tzinfo=UTC)
+SATURDAY_8AM_JST = datetime(2026, 11, 27, 23, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("definition", "moment", "reason"),
+    [
+        (routine(), HOLIDAY_MONDAY_8AM_JST, ""),
+        (routine(business_days_only=True), MONDAY_NOON_JST, ""),
+        (routine(business_days_only=True), HOLIDAY_MONDAY_8AM_JST, "2026-11-23 is a holiday"),
+        (routine(business_days_only=True), SATURDAY_8AM_JST, "2026-11-28 (sat) is not a business day"),
+        (routine(change=True), SUNDAY_3AM_JST, ""),
+        (routine(change=True), MONDAY_NOON_JST, "2026-11-30 12:00 JST is outside every maintenance window"),
+        (
+            routine(change=True),
+            IN_FREEZE_SUNDAY_3AM_JST,
+            "a change freeze is in force until 2027-01-04 (year-end)",
+        ),
+    ],
+)
+def test_a_scheduled_run_follows_the_calendar(definition: Routine, moment: datetime, reason: str) -> None:
+    gate = schedule_gate(CALENDAR, definition, moment)
+    assert (gate.allowed, gate.reason) == (not reason, reason)
