@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
-.PHONY: run install dev system lint build unit integration molecule sanity test bench clean
+.PHONY: run install dev system lint build docs unit integration molecule sanity test bench clean
 
 ## run: install opsrun in .venv and run the main job on this machine (the embedded default)
 run: install
@@ -36,6 +36,10 @@ lint: dev
 
 build: dev
 	ansible-galaxy collection build --force --output-path build/
+
+## docs: the HTML documentation (modules, roles, guides, release notes) in build/docs
+docs: dev
+	docs/build.sh
 
 unit: dev
 	pytest -m 'not fleet' tests/unit

@@ -10,7 +10,11 @@ from pathlib import Path
 from typing import NoReturn
 
 from opsrun import __version__
+from opsrun.commands import export as export_command
+from opsrun.commands import history as history_command
+from opsrun.commands import report as report_command
 from opsrun.commands import run as run_command
+from opsrun.commands import schedule as schedule_command
 from opsrun.design import DEFAULT_FILE_NAME, FORMATS, LANGUAGES
 from opsrun.design.problems import DesignError
 from opsrun.errors import ExitCode, OpsrunError
@@ -461,6 +465,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_incident_parser(commands)
     _add_approve_parser(commands)
+    history_command.add_history_parser(commands, _add_global_options)
+    history_command.add_show_parser(commands, _add_global_options)
+    report_command.add_parser(commands, _add_global_options)
+    schedule_command.add_parser(commands, _add_global_options)
+    export_command.add_parser(commands, _add_global_options)
     return parser
 
 
@@ -471,6 +480,11 @@ COMMANDS: dict[str, Handler] = {
     "check": _check,
     "design": _design,
     "incident": _incident,
+    "history": history_command.handle_history,
+    "show": history_command.handle_show,
+    "report": report_command.handle,
+    "schedule": schedule_command.handle,
+    "export": export_command.handle,
 }
 
 

@@ -173,6 +173,11 @@ def test_a_first_response_that_fixes_the_finding_leaves_the_incident_mitigated(
     assert shown["timeline"][2]["actor"] == "opsrun"
     # Fixed at the first response: nobody is called.
     assert Hook.received == []
+    # Every run of the routine and of the response is stored as finished.
+    with sqlite3.connect(tmp_path / "state" / "opsrun.db") as db:
+        runs = db.execute("SELECT step, status FROM runs ORDER BY started").fetchall()
+    assert [status for _, status in runs] == ["successful"] * 3
+    assert "restart the app" in runs[1][0]
 
 
 def test_a_first_response_that_does_not_help_escalates_and_notifies_the_next_tier(

@@ -285,13 +285,14 @@ class _RoutineRun:
             print_summary(self.console, execution)
         return execution
 
-    def keep(self, execution: Execution, title: str) -> list[MatchedIncident]:
-        """Store a run; its findings open incidents of the runbooks they match (or clear them)."""
+    def keep(self, execution: Execution, title: str, *, incidents: bool = True) -> list[MatchedIncident]:
+        """Store a run; with `incidents`, its findings open incidents of the runbooks they match (or
+        clear them)."""
         try:
             return record_run_and_open_incidents(
                 self.options.state_dir,
                 execution.record,
-                self.design,
+                self.design if incidents else None,
                 routine=self.record.routine,
                 step=title,
                 routine_run_id=self.record.routine_id,
@@ -345,9 +346,11 @@ class _RoutineRun:
         for phase, steps in (("diagnose", runbook.diagnose), ("first_response", runbook.first_response)):
             for number, step in enumerate(steps, 1):
                 title = f"Incident {incident.id} {phase.replace('_', ' ')} {number}: {step.title}"
-                outcome, _ = self.run_playbook(
+                outcome, execution = self.run_playbook(
                     step, index=number, title=title, limit=incident.host, calendar=False, variables=variables
                 )
+                if execution is not None:
+                    self.keep(execution, title, incidents=False)
                 self.note_response(incident, runbook, phase, outcome)
                 if phase == "first_response" and outcome.status != "succeeded":
                     self.escalate(

@@ -1,0 +1,150 @@
+"""The report laid out as one self-contained HTML file or as Markdown with its charts beside it.
+
+The HTML needs nothing from outside: styles are inline, charts are inline SVG whose text is drawn
+as outlines, and the font stack names the CJK font the charts were drawn with. Files are written
+0640 (a report is meant to be handed on), each replaced atomically.
+"""
+
+import html
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from opsrun.errors import ExitCode, OpsrunError
+from opsrun.report.charts import CJK_FAMILIES, LATIN_FAMILY
+from opsrun.report.document import Chart, Items, Report, Table
+
+REPORT_FILE_MODE = 0o640
+
+
+def font_stack(cjk_family: str | None, *, japanese: bool) -> str:
+    """The CSS font-family list: the CJK family found first for Japanese, else after the Latin one."""
+    cjk = [cjk_family] if cjk_family else []
+    cjk += [family for family in CJK_FAMILIES if family != cjk_family]
+    families = [*cjk, LATIN_FAMILY] if japanese else [LATIN_FAMILY, *cjk]
+    return ", ".join([*(f'"{family}"' for family in families), "sans-serif"])
+
+
+def _style(fonts: str) -> str:
+    return (
+        f"body{{font-family:{fonts};max-width:62rem;margin:2rem auto;padding:0 1rem;line-height:1.5}}"
+        "table{border-collapse:collapse;margin:.5rem 0 1rem}"
+        "th,td{border:1px solid #bbb;padding:.2rem .5rem;text-align:left;vertical-align:top}"
+        "th{background:#eee}"
+        "figure{margin:1rem 0}figure svg{max-width:100%;height:auto}"
+        "figcaption{font-size:.9rem;color:#555}"
+        "@media print{h2{break-before:page}figure,table{break-inside:avoid}}"
+    )
+
+
+def to_html(report: Report, fonts: str) -> str:
+    escape = html.escape
+    out = [
+        "<!DOCTYPE html>",
+        f'<html lang="{report.language}">',
+        '<head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(report.title)}</title><style>{_style(fonts)}</style></head>",
+        "<body>",
+        f"<h1>{escape(report.title)}</h1>",
+    ]
+    for section in report.sections:
+        if section.title:
+            anchor = f' id="{escape(section.anchor)}"' if section.anchor else ""
+            out.append(f"<h{section.level}{anchor}>{escape(section.title)}</h{section.level}>")
+        for block in section.blocks:
+            if isinstance(block, Table):
+                out.append("<table>")
+                out.append("<tr>" + "".join(f"<th>{escape(cell)}</th>" for cell in block.header) + "</tr>")
+                out += [
+                    "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>"
+                    for row in block.rows
+                ]
+                out.append("</table>")
+            elif isinstance(block, Items):
+                out.append("<ul>" + "".join(f"<li>{escape(line)}</li>" for line in block.lines) + "</ul>")
+            elif isinstance(block, Chart):
+                if block.svg is None:
+                    out.append(f"<p>{escape(block.no_data)}</p>")
+                else:
+                    out.append(
+                        f'<figure class="chart" id="chart-{escape(block.key)}">{block.svg}'
+                        f"<figcaption>{escape(block.title)}</figcaption></figure>"
+                    )
+            else:
+                out.append(f"<p>{escape(block)}</p>")
+    out += ["</body>", "</html>", ""]
+    return "\n".join(out)
+
+
+def _markdown_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def chart_file_name(report_path: Path, chart: Chart) -> str:
+    """The file of a chart beside the Markdown report: <report stem>-<chart>.svg."""
+    return f"{report_path.stem}-{chart.key}.svg"
+
+
+def to_markdown(report: Report, report_path: Path | None) -> str:
+    """Markdown; charts link to their files beside `report_path`, or are left out (None: stdout)."""
+    out = [f"# {report.title}", ""]
+    for section in report.sections:
+        if section.title:
+            out += [f"{'#' * section.level} {section.title}", ""]
+        for block in section.blocks:
+            if isinstance(block, Table):
+                out.append("| " + " | ".join(map(_markdown_cell, block.header)) + " |")
+                out.append("|" + "---|" * len(block.header))
+                out += ["| " + " | ".join(map(_markdown_cell, row)) + " |" for row in block.rows]
+            elif isinstance(block, Items):
+                out += [f"- {line}" for line in block.lines]
+            elif isinstance(block, Chart):
+                if block.svg is None:
+                    out.append(block.no_data)
+                elif report_path is None:
+                    out.append(block.omitted)
+                else:
+                    out.append(f"![{block.title}]({chart_file_name(report_path, block)})")
+            else:
+                out.append(block)
+            out.append("")
+    return "\n".join(out)
+
+
+def write_report_file(path: Path, text: str) -> None:
+    """Write `text` to `path` (mode 0640), replacing it atomically; an OpsrunError names the path."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, REPORT_FILE_MODE)
+        try:
+            os.fchmod(fd, REPORT_FILE_MODE)
+            with os.fdopen(fd, "w", encoding="utf-8") as stream:
+                fd = -1
+                stream.write(text)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise OpsrunError(
+            f"cannot write the report file {path}: {error.strerror or error}",
+            hint="choose a writable path with --out",
+            exit_code=ExitCode.CONFIG,
+        ) from error
+
+
+def write_report(report: Report, path: Path, *, output_format: str, fonts: str) -> list[Path]:
+    """Write the report to `path` (and, for Markdown, its charts beside it); returns the files written."""
+    if output_format == "html":
+        write_report_file(path, to_html(report, fonts))
+        return [path]
+    written: list[Path] = []
+    charts: Sequence[Chart] = [chart for chart in report.charts() if chart.svg is not None]
+    for chart in charts:
+        chart_path = path.with_name(chart_file_name(path, chart))
+        write_report_file(chart_path, chart.svg or "")
+        written.append(chart_path)
+    write_report_file(path, to_markdown(report, path))
+    return [path, *written]
