@@ -63,15 +63,19 @@ def test_user_timers_install_list_remove(
     installed = _schedule(state_dir, capsys, "install", "--user", "--ops-file", str(OPS_FILE))
     assert installed["unit_dir"] == str(unit_dir)
     assert installed["started"] is False
+    # Every routine, and the escalation of incidents past their acknowledge deadline.
+    jobs = [*ROUTINES, "escalate-due"]
     assert [(entry["routine"], entry["change"]) for entry in installed["routines"]] == [
-        (name, "created") for name in ROUTINES
+        (name, "created") for name in jobs
     ]
     files = sorted(path.name for path in unit_dir.iterdir())
-    assert files == sorted(f"opsrun-{name}.{suffix}" for name in ROUTINES for suffix in ("service", "timer"))
+    assert files == sorted(f"opsrun-{name}.{suffix}" for name in jobs for suffix in ("service", "timer"))
     for path in unit_dir.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o644
     service = (unit_dir / "opsrun-daily-health.service").read_text(encoding="utf-8")
-    assert f"--ops-file {OPS_FILE} --state-dir {state_dir}\n" in service
+    assert f" run daily-health --scheduled --ops-file {OPS_FILE} --state-dir {state_dir}\n" in service
+    escalation = (unit_dir / "opsrun-escalate-due.service").read_text(encoding="utf-8")
+    assert f" incident escalate-due --ops-file {OPS_FILE} --state-dir {state_dir}\n" in escalation
     assert f"\nWorkingDirectory={tmp_path}\n" in service
     timer = (unit_dir / "opsrun-monthly-patching.timer").read_text(encoding="utf-8")
     assert "\nOnCalendar=Sun *-*-1..7 02:00:00 Asia/Tokyo\n" in timer
@@ -99,6 +103,7 @@ def test_user_timers_install_list_remove(
     assert [(row["routine"], row["schedule"]) for row in rows] == [
         ("daily-health", "0 7 * * *"),
         ("daily-log-backup", "30 1 * * *"),
+        ("escalate-due", "*/5 * * * *"),
         ("monthly-patching", "Sun *-*-1..7 02:00:00"),
     ]
     if analyze is not None:
