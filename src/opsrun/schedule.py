@@ -226,7 +226,7 @@ def schedule_is_cron(schedule: str) -> bool:
 # --- OnCalendar expressions as cron expressions --------------------------------------------------
 
 # systemd's shorthands, as the time specification they stand for.
-_CALENDAR_SHORTHANDS = {
+CALENDAR_SHORTHANDS = {
     "minutely": "*-*-* *:*:00",
     "hourly": "*-*-* *:00:00",
     "daily": "*-*-* 00:00:00",
@@ -284,7 +284,7 @@ def on_calendar_to_cron(expression: str) -> str:
     Raises NotCronExpressible for what cron cannot say: seconds, years, the last days of a month
     (~), and a weekday together with days of the month (cron would run on either).
     """
-    words = _CALENDAR_SHORTHANDS.get(expression.strip().lower(), expression).split()
+    words = CALENDAR_SHORTHANDS.get(expression.strip().lower(), expression).split()
     weekdays = words.pop(0) if words and words[0][:1].isalpha() else "*"
     date = words.pop(0) if words and "-" in words[0] else "*-*-*"
     time = words.pop(0) if words and ":" in words[0] else "00:00:00"

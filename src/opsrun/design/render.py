@@ -5,11 +5,9 @@ The content is built once as sections of paragraphs, lists and tables; the write
 Notification URLs appear as their scheme only, and step variables that look secret are masked.
 """
 
-import html
 import json
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any, cast
 
 from opsrun.design import Format, Language
@@ -25,6 +23,7 @@ from opsrun.design.schema import (
     WeeklyWindow,
     redact_url,
 )
+from opsrun.document import Items, Section, Table, html_page, markdown
 
 _SECRET_NAME = re.compile(r"pass|token|secret|credential|private|api_?key", re.IGNORECASE)
 
@@ -214,25 +213,7 @@ _TEXT: dict[Language, dict[str, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class Table:
-    header: list[str]
-    rows: list[list[str]]
-
-
-@dataclass(frozen=True)
-class Items:
-    lines: list[str]
-
-
 Block = str | Table | Items
-
-
-@dataclass
-class Section:
-    title: str
-    blocks: list[Block] = field(default_factory=list)
-    level: int = 2
 
 
 class _Words:
@@ -461,26 +442,8 @@ def design_sections(design: OpsDesign, source: str, language: Language) -> tuple
     return words("title"), sections
 
 
-def _markdown_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def to_markdown(title: str, sections: Sequence[Section]) -> str:
-    out = [f"# {title}", ""]
-    for section in sections:
-        if section.title:
-            out += [f"{'#' * section.level} {section.title}", ""]
-        for block in section.blocks:
-            if isinstance(block, Table):
-                out.append("| " + " | ".join(map(_markdown_cell, block.header)) + " |")
-                out.append("|" + "---|" * len(block.header))
-                out += ["| " + " | ".join(map(_markdown_cell, row)) + " |" for row in block.rows]
-            elif isinstance(block, Items):
-                out += [f"- {line}" for line in block.lines]
-            else:
-                out.append(block)
-            out.append("")
-    return "\n".join(out)
+    return markdown(title, sections)
 
 
 _STYLE = (
@@ -492,32 +455,7 @@ _STYLE = (
 
 
 def to_html(title: str, sections: Sequence[Section], language: Language) -> str:
-    escape: Callable[[str], str] = html.escape
-    out = [
-        "<!DOCTYPE html>",
-        f'<html lang="{language}">',
-        f'<head><meta charset="utf-8"><title>{escape(title)}</title><style>{_STYLE}</style></head>',
-        "<body>",
-        f"<h1>{escape(title)}</h1>",
-    ]
-    for section in sections:
-        if section.title:
-            out.append(f"<h{section.level}>{escape(section.title)}</h{section.level}>")
-        for block in section.blocks:
-            if isinstance(block, Table):
-                out.append("<table>")
-                out.append("<tr>" + "".join(f"<th>{escape(cell)}</th>" for cell in block.header) + "</tr>")
-                out += [
-                    "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>"
-                    for row in block.rows
-                ]
-                out.append("</table>")
-            elif isinstance(block, Items):
-                out.append("<ul>" + "".join(f"<li>{escape(line)}</li>" for line in block.lines) + "</ul>")
-            else:
-                out.append(f"<p>{escape(block)}</p>")
-    out += ["</body>", "</html>", ""]
-    return "\n".join(out)
+    return html_page(title, sections, language=language, style=_STYLE)
 
 
 def render_design(

@@ -12,6 +12,7 @@ from itertools import product
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from opsrun.design.schema import schedule_kind
+from opsrun.schedule import CALENDAR_SHORTHANDS
 
 # A fixed start in the past: the rule, not the start, decides when a schedule fires.
 DTSTART = "20260101T000000"
@@ -99,22 +100,9 @@ def _cron_times(expression: str) -> list[_Times]:
     return [_Times(minutes, hours, month_days, months, weekdays)]
 
 
-_ON_CALENDAR_SHORTHANDS = {
-    "minutely": "*-*-* *:*:00",
-    "hourly": "*-*-* *:00:00",
-    "daily": "*-*-* 00:00:00",
-    "weekly": "Mon *-*-* 00:00:00",
-    "monthly": "*-*-01 00:00:00",
-    "yearly": "*-01-01 00:00:00",
-    "annually": "*-01-01 00:00:00",
-    "quarterly": "*-01,04,07,10-01 00:00:00",
-    "semiannually": "*-01,07-01 00:00:00",
-}
-
-
 def _on_calendar_times(expression: str) -> tuple[list[_Times], str | None]:
     """The times of an OnCalendar expression, and its own time zone when it names one."""
-    text = _ON_CALENDAR_SHORTHANDS.get(expression.strip().lower(), expression.strip())
+    text = CALENDAR_SHORTHANDS.get(expression.strip().lower(), expression.strip())
     parts = text.split()
     zone = None
     if parts and _is_time_zone(parts[-1]):

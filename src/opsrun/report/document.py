@@ -6,10 +6,11 @@ Blocks are paragraphs, lists, tables and charts. The same content goes to HTML a
 
 import calendar
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from opsrun.document import Items, Section, Table
 from opsrun.report import Language
 from opsrun.report.figures import (
     FINDING_STATUSES,
@@ -41,17 +42,6 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @dataclass(frozen=True)
-class Table:
-    header: list[str]
-    rows: list[list[str]]
-
-
-@dataclass(frozen=True)
-class Items:
-    lines: list[str]
-
-
-@dataclass(frozen=True)
 class Chart:
     """A chart: its key (for file names), title, SVG image (None without data) and the notes shown
     instead of it when it has no data, or when Markdown goes to standard output."""
@@ -64,15 +54,6 @@ class Chart:
 
 
 Block = str | Table | Items | Chart
-
-
-@dataclass
-class Section:
-    title: str
-    blocks: list[Block] = field(default_factory=list)
-    level: int = 2
-    # A stable identifier for the HTML anchor, the same in every language.
-    anchor: str = ""
 
 
 @dataclass(frozen=True)

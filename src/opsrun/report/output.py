@@ -10,9 +10,10 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from opsrun.document import html_page, markdown
 from opsrun.errors import ExitCode, OpsrunError
 from opsrun.report.charts import CJK_FAMILIES, LATIN_FAMILY
-from opsrun.report.document import Chart, Items, Report, Table
+from opsrun.report.document import Chart, Report
 
 REPORT_FILE_MODE = 0o640
 
@@ -38,47 +39,19 @@ def _style(fonts: str) -> str:
 
 
 def to_html(report: Report, fonts: str) -> str:
-    escape = html.escape
-    out = [
-        "<!DOCTYPE html>",
-        f'<html lang="{report.language}">',
-        '<head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(report.title)}</title><style>{_style(fonts)}</style></head>",
-        "<body>",
-        f"<h1>{escape(report.title)}</h1>",
-    ]
-    for section in report.sections:
-        if section.title:
-            anchor = f' id="{escape(section.anchor)}"' if section.anchor else ""
-            out.append(f"<h{section.level}{anchor}>{escape(section.title)}</h{section.level}>")
-        for block in section.blocks:
-            if isinstance(block, Table):
-                out.append("<table>")
-                out.append("<tr>" + "".join(f"<th>{escape(cell)}</th>" for cell in block.header) + "</tr>")
-                out += [
-                    "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>"
-                    for row in block.rows
-                ]
-                out.append("</table>")
-            elif isinstance(block, Items):
-                out.append("<ul>" + "".join(f"<li>{escape(line)}</li>" for line in block.lines) + "</ul>")
-            elif isinstance(block, Chart):
-                if block.svg is None:
-                    out.append(f"<p>{escape(block.no_data)}</p>")
-                else:
-                    out.append(
-                        f'<figure class="chart" id="chart-{escape(block.key)}">{block.svg}'
-                        f"<figcaption>{escape(block.title)}</figcaption></figure>"
-                    )
-            else:
-                out.append(f"<p>{escape(block)}</p>")
-    out += ["</body>", "</html>", ""]
-    return "\n".join(out)
+    def chart(block: object) -> list[str] | None:
+        if not isinstance(block, Chart):
+            return None
+        if block.svg is None:
+            return [f"<p>{html.escape(block.no_data)}</p>"]
+        return [
+            f'<figure class="chart" id="chart-{html.escape(block.key)}">{block.svg}'
+            f"<figcaption>{html.escape(block.title)}</figcaption></figure>"
+        ]
 
-
-def _markdown_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return html_page(
+        report.title, report.sections, language=report.language, style=_style(fonts), own=chart, viewport=True
+    )
 
 
 def chart_file_name(report_path: Path, chart: Chart) -> str:
@@ -88,28 +61,17 @@ def chart_file_name(report_path: Path, chart: Chart) -> str:
 
 def to_markdown(report: Report, report_path: Path | None) -> str:
     """Markdown; charts link to their files beside `report_path`, or are left out (None: stdout)."""
-    out = [f"# {report.title}", ""]
-    for section in report.sections:
-        if section.title:
-            out += [f"{'#' * section.level} {section.title}", ""]
-        for block in section.blocks:
-            if isinstance(block, Table):
-                out.append("| " + " | ".join(map(_markdown_cell, block.header)) + " |")
-                out.append("|" + "---|" * len(block.header))
-                out += ["| " + " | ".join(map(_markdown_cell, row)) + " |" for row in block.rows]
-            elif isinstance(block, Items):
-                out += [f"- {line}" for line in block.lines]
-            elif isinstance(block, Chart):
-                if block.svg is None:
-                    out.append(block.no_data)
-                elif report_path is None:
-                    out.append(block.omitted)
-                else:
-                    out.append(f"![{block.title}]({chart_file_name(report_path, block)})")
-            else:
-                out.append(block)
-            out.append("")
-    return "\n".join(out)
+
+    def chart(block: object) -> list[str] | None:
+        if not isinstance(block, Chart):
+            return None
+        if block.svg is None:
+            return [block.no_data]
+        if report_path is None:
+            return [block.omitted]
+        return [f"![{block.title}]({chart_file_name(report_path, block)})"]
+
+    return markdown(report.title, report.sections, own=chart)
 
 
 def write_report_file(path: Path, text: str) -> None:
