@@ -150,7 +150,7 @@ class _Builder:
             ],
             [words("sum.restarts"), str(sum(1 for restart in restarts(data) if restart.status in RESTARTED))],
             [words("sum.changes"), str(len(changes(data, self.change_step())))],
-            [words("sum.approvals"), str(len(data.approvals))],
+            [words("sum.approvals"), str(len(data.approvals) + len(data.step_approvals))],
         ]
         blocks.append(Table([words("indicator"), words("value")], rows))
         return Section(words("summary"), blocks, anchor="summary")
@@ -507,7 +507,31 @@ class _Builder:
                     ],
                 )
             )
-        else:
+        if self.data.step_approvals:
+            blocks.append(
+                Table(
+                    [
+                        words("at"),
+                        words("approvals.routine_run"),
+                        words("approvals.step"),
+                        words("approvals.requested_by"),
+                        words("approved_by"),
+                        words("incident.tier"),
+                    ],
+                    [
+                        [
+                            self.when(approval.approved_at),
+                            approval.routine_run_id,
+                            approval.step,
+                            approval.requested_by,
+                            approval.approved_by,
+                            approval.approver_tier,
+                        ]
+                        for approval in self.data.step_approvals
+                    ],
+                )
+            )
+        if not (self.data.approvals or self.data.step_approvals):
             blocks.append(words("approvals.none"))
         return Section(words("changes"), blocks, anchor="changes")
 

@@ -10,7 +10,7 @@ report of a past month reads the same whenever it is made.
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Any
@@ -123,16 +123,29 @@ class IncidentRecord:
 
 
 @dataclass(frozen=True)
+class StepApproval:
+    """A step of a routine run that waited at an approval gate and was approved."""
+
+    routine_run_id: str
+    step: str
+    requested_by: str
+    approved_by: str
+    approver_tier: str
+    approved_at: datetime
+
+
+@dataclass(frozen=True)
 class MonthData:
     period: Period
     runs: list[Run]
     findings: list[Finding]
     incidents: list[IncidentRecord]
     approvals: list[Approval]
+    step_approvals: list[StepApproval] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.runs or self.incidents or self.approvals)
+        return not (self.runs or self.incidents or self.approvals or self.step_approvals)
 
 
 def _counts(raw: Any) -> HostCounts:
@@ -203,6 +216,13 @@ def read_month(store: Store, period: Period) -> MonthData:
         approval_rows = connection.execute(
             "SELECT * FROM approvals WHERE approved_at < ? ORDER BY approved_at, id", (end,)
         ).fetchall()
+        gate_rows = connection.execute(
+            """
+            SELECT * FROM gates WHERE state = 'approved' AND approved_at >= ? AND approved_at < ?
+            ORDER BY approved_at, id
+            """,
+            (start, end),
+        ).fetchall()
     events: dict[int, list[Event]] = {}
     for row in event_rows:
         events.setdefault(row["incident_id"], []).append(Event.from_row(row))
@@ -234,4 +254,15 @@ def read_month(store: Store, period: Period) -> MonthData:
         findings=findings,
         incidents=incidents,
         approvals=[approval for approval in approvals if period.contains(approval.approved_at)],
+        step_approvals=[
+            StepApproval(
+                routine_run_id=row["routine_run_id"],
+                step=row["step"],
+                requested_by=row["requested_by"],
+                approved_by=row["approved_by"],
+                approver_tier=row["approver_tier"],
+                approved_at=parse_time(row["approved_at"]),
+            )
+            for row in gate_rows
+        ],
     )

@@ -384,3 +384,33 @@ def test_the_parser_takes_the_documented_options() -> None:
     assert seen == [True]
     with pytest.raises(SystemExit):
         parser.parse_args(["report"])  # --month is required
+
+
+def test_approved_steps_of_routine_runs_count_as_approvals(tmp_path: Path) -> None:
+    with open_store(tmp_path) as store, store.write() as connection:
+        connection.execute(
+            """
+            INSERT INTO routine_runs (id, routine, ops_file, started, status, started_by)
+            VALUES ('20261115T010000.000000Z-release', 'release', '/srv/ops.yml', ?, 'succeeded', 'ops-lead')
+            """,
+            ("2026-11-15T01:00:00+00:00",),
+        )
+        connection.execute(
+            """
+            INSERT INTO gates (routine_run_id, step_index, step, requested, requested_by, expires, state,
+                               approved_by, approver_tier, approved_at)
+            VALUES ('20261115T010000.000000Z-release', 2, 'deploy', ?, 'ops-lead', ?, 'approved',
+                    'client', 'client', ?)
+            """,
+            ("2026-11-15T01:00:00+00:00", "2026-11-18T01:00:00+00:00", "2026-11-15T02:30:00+00:00"),
+        )
+    data = _month(tmp_path)
+    assert not data.empty
+    [approved] = data.step_approvals
+    assert (approved.step, approved.requested_by, approved.approved_by) == ("deploy", "ops-lead", "client")
+    report = build_report(data, "en", design=None, plot=None)
+    text = to_markdown(report, None)
+    assert "| Approvals given | 1 |" in text
+    assert (
+        "| 2026-11-15 11:30 | 20261115T010000.000000Z-release | deploy | ops-lead | client | client |" in text
+    )
