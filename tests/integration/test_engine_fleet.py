@@ -5,14 +5,20 @@ notification reaches a receiver on loopback. nginx is stopped and its test confi
 from __future__ import annotations
 
 import json
+import sqlite3
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from handle import Fleet
 from receiver import Hook
+
+from opsrun.errors import ExitCode
 
 pytestmark = pytest.mark.fleet
 
@@ -150,3 +156,104 @@ def test_a_stopped_service_is_restarted_by_l1_and_one_that_cannot_start_goes_to_
     )
     assert "the first response 'restart the service' failed" in message["message"]
     assert f"host {broken}, check services nginx: crit" in message["message"]
+
+
+SLOW_CHANGE = """\
+- name: A change that takes a while
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Work on the host
+      ansible.builtin.command: sleep 20
+      changed_when: true
+"""
+
+
+def test_the_scope_the_calendar_and_the_change_leases_hold_on_real_hosts(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    inside, outside = fleet.names("sshd")[:2]
+    (tmp_path / "slow.yml").write_text(SLOW_CHANGE)
+    now = datetime.now(UTC)
+    window = {
+        "dated": {
+            "from": f"{now - timedelta(days=1):%Y-%m-%d %H:%M}",
+            "until": f"{now + timedelta(days=1):%Y-%m-%d %H:%M}",
+        }
+    }
+    document = {
+        "version": 1,
+        "scope": {"inventory": str(fleet.inventory), "hosts": [inside], "layers": ["os"]},
+        "calendar": {"timezone": "UTC", "maintenance_windows": [window]},
+        "routines": {
+            "reach-out": {
+                "schedule": "0 7 * * *",
+                "steps": [{"playbook": "ping", "limit": f"{inside}:{outside}"}],
+            },
+            "change": {"schedule": "0 7 * * *", "steps": [{"playbook": "slow.yml", "change": True}]},
+        },
+    }
+    ops = tmp_path / "ops.yml"
+    ops.write_text(json.dumps(document))
+
+    # A limit that reaches a host outside the contract scope is refused and names it.
+    code, refused = opsrun(fleet, tmp_path, "run", "reach-out", "--ops-file", str(ops))
+    assert code == ExitCode.REFUSED, refused
+    assert f"outside the contract scope ({inside}): {outside}" in refused["result"]["steps"][0]["reason"]
+
+    # Two changes of one host: the second is refused naming the run that holds the host.
+    first = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "opsrun",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--output",
+            "json",
+            "run",
+            "change",
+            "--ops-file",
+            str(ops),
+        ],
+        env=fleet.controller_env(),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not _leased(tmp_path):
+            assert first.poll() is None and time.monotonic() < deadline, (
+                "the first change never took its lease"
+            )
+            time.sleep(0.2)
+        code, busy = opsrun(fleet, tmp_path, "run", "change", "--ops-file", str(ops))
+        assert code == ExitCode.BUSY, busy
+        assert f"(pid {first.pid}, since" in busy["result"]["steps"][0]["reason"]
+        assert f"holds {inside}" in busy["result"]["steps"][0]["reason"]
+        out, _ = first.communicate(timeout=120)
+        assert first.returncode == 0, out
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.communicate()
+
+    # Outside every maintenance window the change is refused.
+    document["calendar"] = {"timezone": "UTC"}
+    ops.write_text(json.dumps(document))
+    code, outside_window = opsrun(fleet, tmp_path, "run", "change", "--ops-file", str(ops))
+    assert code == ExitCode.REFUSED, outside_window
+    assert "is outside every maintenance window" in outside_window["result"]["steps"][0]["reason"]
+
+
+def _leased(tmp_path: Path) -> bool:
+    database = tmp_path / "state" / "opsrun.db"
+    if not database.exists():
+        return False
+    try:
+        with sqlite3.connect(database) as db:
+            return db.execute("SELECT count(*) FROM leases").fetchone()[0] > 0
+    except sqlite3.OperationalError:  # not created yet
+        return False
