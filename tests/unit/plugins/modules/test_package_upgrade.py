@@ -2,18 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """package_upgrade through main(), with apt-get and dpkg-query answered by a fake host."""
 
-import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.opsrun.ops.plugins.modules import package_upgrade
-
-
-class ExitJson(Exception):
-    pass
-
-
-class FailJson(Exception):
-    pass
 
 
 def update(name, security=False):
@@ -48,36 +37,17 @@ class FakeHost:
         return 0, 'done\n', ''
 
 
-def run(monkeypatch, params, host, check_mode=False, held=()):
-    def run_command(self, args, **kwargs):
-        return host.run_command(self, args, **kwargs)
-
-    def get_bin_path(self, name, required=False):
-        return '/usr/bin/' + name
-
-    def exit_json(self, **kw):
-        raise ExitJson(kw)
-
-    def fail_json(self, msg, **kw):
-        kw['msg'] = msg
-        raise FailJson(kw)
-
-    monkeypatch.setattr(basic.AnsibleModule, 'run_command', run_command)
-    monkeypatch.setattr(basic.AnsibleModule, 'get_bin_path', get_bin_path)
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
+def run(monkeypatch, call_main, params, host, *, check_mode=False, held=()):
     monkeypatch.setattr(package_upgrade, 'wait_for_locks', lambda timeout: (list(held), 0.0))
-    args = dict(params, _ansible_check_mode=check_mode)
-    with patch_module_args(args), pytest.raises((ExitJson, FailJson)) as raised:
-        package_upgrade.main()
-    return raised.type, raised.value.args[0]
+    return call_main(package_upgrade, params, lambda args, **kwargs: host.run_command(None, args, **kwargs),
+                     check_mode=check_mode)
 
 
-def test_check_mode_reports_the_selection_and_runs_nothing(monkeypatch):
+def test_check_mode_reports_the_selection_and_runs_nothing(monkeypatch, call_main):
     host = FakeHost()
-    kind, result = run(monkeypatch, {'updates': [update('vim'), update('libssl3', True)],
-                                     'exclude': ['vim']}, host, check_mode=True)
-    assert kind is ExitJson
+    params = {'updates': [update('vim'), update('libssl3', True)], 'exclude': ['vim']}
+    failed, result = run(monkeypatch, call_main, params, host, check_mode=True)
+    assert not failed
     assert result['changed'] is True
     assert result['selected'] == ['libssl3']
     assert [(p['name'], p['from'], p['to'], p['security']) for p in result['packages']] == [
@@ -86,10 +56,10 @@ def test_check_mode_reports_the_selection_and_runs_nothing(monkeypatch):
     assert host.commands == []
 
 
-def test_upgrade_pins_versions_and_reports_what_changed(monkeypatch):
+def test_upgrade_pins_versions_and_reports_what_changed(monkeypatch, call_main):
     host = FakeHost()
-    kind, result = run(monkeypatch, {'updates': [update('vim'), update('libssl3', True)]}, host)
-    assert kind is ExitJson
+    failed, result = run(monkeypatch, call_main, {'updates': [update('vim'), update('libssl3', True)]}, host)
+    assert not failed
     apt = [c for c in host.commands if c[0].endswith('apt-get')]
     assert len(apt) == 1 and apt[0][-2:] == ['vim=1.1', 'libssl3=1.1']
     assert result['changed'] is True
@@ -97,32 +67,32 @@ def test_upgrade_pins_versions_and_reports_what_changed(monkeypatch):
     assert result['apt_seconds'] >= 0
 
 
-def test_nothing_selected_changes_nothing(monkeypatch):
+def test_nothing_selected_changes_nothing(monkeypatch, call_main):
     host = FakeHost()
-    kind, result = run(monkeypatch, {'updates': [update('vim')], 'allow': ['lib*']}, host)
-    assert kind is ExitJson
+    failed, result = run(monkeypatch, call_main, {'updates': [update('vim')], 'allow': ['lib*']}, host)
+    assert not failed
     assert result['changed'] is False and result['packages'] == [] and host.commands == []
 
 
-def test_a_failing_apt_fails_and_still_reports_the_changes(monkeypatch):
+def test_a_failing_apt_fails_and_still_reports_the_changes(monkeypatch, call_main):
     host = FakeHost(apt_rc=100, fail_names=['broken'])
-    kind, result = run(monkeypatch, {'updates': [update('broken'), update('vim')]}, host)
-    assert kind is FailJson
+    failed, result = run(monkeypatch, call_main, {'updates': [update('broken'), update('vim')]}, host)
+    assert failed
     assert 'apt-get install of broken, vim exited 100' in result['msg']
     assert 'dpkg returned an error code' in result['msg']
     assert [p['name'] for p in result['packages']] == ['vim']
 
 
-def test_a_held_lock_fails_naming_the_holder(monkeypatch):
+def test_a_held_lock_fails_naming_the_holder(monkeypatch, call_main):
     held = [{'path': '/var/lib/dpkg/lock-frontend', 'held': True, 'holders': [{'pid': 77, 'command': 'apt'}]}]
     host = FakeHost()
-    kind, result = run(monkeypatch, {'updates': [update('vim')]}, host, held=held)
-    assert kind is FailJson
+    failed, result = run(monkeypatch, call_main, {'updates': [update('vim')]}, host, held=held)
+    assert failed
     assert '/var/lib/dpkg/lock-frontend is held by pid 77 (apt)' in result['msg']
     assert host.commands == []
 
 
-def test_updates_without_the_needed_keys_are_refused(monkeypatch):
-    kind, result = run(monkeypatch, {'updates': [{'name': 'vim'}]}, FakeHost())
-    assert kind is FailJson
+def test_updates_without_the_needed_keys_are_refused(monkeypatch, call_main):
+    failed, result = run(monkeypatch, call_main, {'updates': [{'name': 'vim'}]}, FakeHost())
+    assert failed
     assert result['msg'].startswith('updates[0] lacks installed_version, candidate_version, security')
