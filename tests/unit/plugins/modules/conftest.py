@@ -19,7 +19,7 @@ class ModuleExit(Exception):
     """What exit_json and fail_json raise in a module test: the result, and whether it failed."""
 
     def __init__(self, result, failed):
-        super(ModuleExit, self).__init__(result)
+        super().__init__(result)
         self.result = result
         self.failed = failed
 
