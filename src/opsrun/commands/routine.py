@@ -725,8 +725,7 @@ def approve_run(
             exit_code=ExitCode.USAGE,
         )
     step = steps[gate.step_index - 1]
-    if actor not in design.contacts:
-        _check_actor(design, actor)
+    _check_actor(design, actor)
     if actor == gate.requested_by:
         raise OpsrunError(
             f"{actor} started routine run {routine_run_id} and so cannot approve it",
@@ -749,10 +748,10 @@ def approve_run(
             hint=f"run the routine again: opsrun run {record.routine}",
             exit_code=ExitCode.USAGE,
         )
+    sources = _inventory_sources(loaded)
     with open_store(options.state_dir) as store:
         _claim_gate(store, gate, routine_run_id, actor=actor, tier=tier, now=moment)
     log.info("routine run %s: step %d approved by %s (%s)", routine_run_id, gate.step_index, actor, tier.name)
-    sources = _inventory_sources(loaded)
     record.steps = [outcome for outcome in record.steps if outcome.index < gate.step_index]
     record.exit_code, record.status, record.finished = 0, "running", None
     state = _RoutineRun(
