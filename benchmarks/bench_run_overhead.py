@@ -38,8 +38,26 @@ BIN = Path(sys.executable).parent
 PLAYBOOKS = ("ping", "health_check")
 
 
+# ansible-runner on its own, as opsrun drives it but with nothing of opsrun around it: what the
+# runner costs by itself, so the report can tell it from what opsrun adds.
+RUNNER_ALONE = """
+import os, shutil, sys, tempfile
+import ansible_runner
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]
+private = tempfile.mkdtemp(prefix="bench-runner-")
+try:
+    run = ansible_runner.run(private_data_dir=private, project_dir=sys.argv[1], playbook=sys.argv[2],
+                             inventory=sys.argv[3], extravars=None, cmdline=sys.argv[4], quiet=True,
+                             event_handler=lambda event: True)
+finally:
+    shutil.rmtree(private)
+sys.exit(run.rc)
+"""
+
+
 def commands(fleet, work_dir):
-    """For each playbook: the opsrun and the ansible-playbook command lines, same inventory and vars."""
+    """For each playbook: the opsrun, ansible-runner and ansible-playbook command lines, same inventory
+    and vars."""
     vars_file = work_dir / "vars.json"
     vars_file.write_text(json.dumps({
         "health_check_report_dir": str(work_dir / "reports"),
@@ -52,6 +70,9 @@ def commands(fleet, work_dir):
         argvs[playbook] = {
             "opsrun": [str(BIN / "opsrun"), "--state-dir", str(state_dir), "run", "--playbook", playbook,
                        *common],
+            "ansible-runner": [sys.executable, "-c", RUNNER_ALONE, str(work_dir),
+                               str(REPO / "playbooks" / f"{playbook}.yml"), str(fleet.inventory),
+                               f"-e @{vars_file}"],
             "ansible-playbook": [str(BIN / "ansible-playbook"), *common,
                                  str(REPO / "playbooks" / f"{playbook}.yml")],
         }
@@ -98,7 +119,11 @@ def measure(fleet, playbook, argvs, repeat, cwd):
         print(f"  {name:18} {medians[name][0]:7.2f} {medians[name][1]:15.2f}")
     print(f"  wall opsrun/ansible-playbook per round: {', '.join(f'{value:.2f}' for value in per_round)}")
     print(f"  CPU controller opsrun/ansible-playbook: "
-          f"{medians['opsrun'][1] / medians['ansible-playbook'][1]:.2f}\n", flush=True)
+          f"{medians['opsrun'][1] / medians['ansible-playbook'][1]:.2f}")
+    print(f"  wall ansible-runner alone/ansible-playbook: "
+          f"{medians['ansible-runner'][0] / medians['ansible-playbook'][0]:.2f}; "
+          f"opsrun/ansible-runner alone: {medians['opsrun'][0] / medians['ansible-runner'][0]:.2f}\n",
+          flush=True)
     return medians["opsrun"][0] / medians["ansible-playbook"][0]
 
 
