@@ -20,6 +20,7 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, available_timezones
 
+from opsrun.cronwords import CALENDAR_SHORTHANDS, CRON_DAY_NAMES, CRON_FIELDS, CRON_MACROS
 from opsrun.errors import ExitCode, OpsrunError
 
 UNIT_PREFIX = "opsrun-"
@@ -97,27 +98,8 @@ def escalation_command(*, ops_file: Path, state_dir: Path) -> tuple[str, ...]:
 
 # --- cron expressions as systemd OnCalendar expressions ----------------------------------------
 
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 # OnCalendar writes weekdays Mon..Sun.
 _CALENDAR_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_CRON_MACROS = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
-# Field name, lowest and highest value, names.
-_FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
-    ("minute", 0, 59, ()),
-    ("hour", 0, 23, ()),
-    ("day of month", 1, 31, ()),
-    ("month", 1, 12, _MONTHS),
-    ("day of week", 0, 7, _CRON_DAYS),
-)
 
 
 def _cron_number(text: str, low: int, names: tuple[str, ...]) -> int:
@@ -164,7 +146,7 @@ def _calendar_numbers(text: str, low: int, high: int, names: tuple[str, ...]) ->
 
 def _calendar_weekdays(text: str) -> str:
     # Cron counts Sunday as 0 and 7; OnCalendar lists Mon..Sun.
-    days = {value % 7 for value in _cron_values(text, 0, 7, _CRON_DAYS)}
+    days = {value % 7 for value in _cron_values(text, 0, 7, CRON_DAY_NAMES)}
     ordered = [index for index in (1, 2, 3, 4, 5, 6, 0) if index in days]
     names = [_CALENDAR_DAYS[(index - 1) % 7] for index in ordered]
     if len(names) > 2 and ordered == list(range(ordered[0], ordered[0] + len(ordered))):
@@ -178,10 +160,10 @@ def cron_to_on_calendar(expression: str) -> list[str]:
     Cron runs a job when the day of month OR the day of week matches if both are restricted
     (neither starts with *); OnCalendar needs both to match, so that case takes two expressions.
     """
-    fields = _CRON_MACROS.get(expression.strip(), expression).split()
+    fields = CRON_MACROS.get(expression.strip(), expression).split()
     minute, hour, day, month = (
         _calendar_numbers(text, low, high, names)
-        for text, (_, low, high, names) in zip(fields[:4], _FIELDS[:4], strict=True)
+        for text, (_, low, high, names) in zip(fields[:4], CRON_FIELDS[:4], strict=True)
     )
     weekday = fields[4]
     time = f"{hour}:{minute}:00"
@@ -225,18 +207,6 @@ def schedule_is_cron(schedule: str) -> bool:
 
 # --- OnCalendar expressions as cron expressions --------------------------------------------------
 
-# systemd's shorthands, as the time specification they stand for.
-CALENDAR_SHORTHANDS = {
-    "minutely": "*-*-* *:*:00",
-    "hourly": "*-*-* *:00:00",
-    "daily": "*-*-* 00:00:00",
-    "weekly": "Mon *-*-* 00:00:00",
-    "monthly": "*-*-01 00:00:00",
-    "yearly": "*-01-01 00:00:00",
-    "annually": "*-01-01 00:00:00",
-    "quarterly": "*-01,04,07,10-01 00:00:00",
-    "semiannually": "*-01,07-01 00:00:00",
-}
 _CALENDAR_NUMBER = re.compile(r"^\d{1,2}$")
 _CALENDAR_WEEKDAY_NUMBER = {name.lower(): (index + 1) % 7 for index, name in enumerate(_CALENDAR_DAYS)}
 

@@ -27,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from opsrun.cronwords import CRON_FIELDS, CRON_MACROS
+
 SCHEMA_VERSION = 1
 
 # A location inside the document: mapping keys and list indexes, e.g. ("routines", "daily", "steps", 1).
@@ -109,19 +111,6 @@ def _holiday_country(value: str | None) -> str | None:
     return value
 
 
-# Cron fields: name, lowest and highest value, and names allowed instead of numbers.
-_MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-_CRON_FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
-    ("minute", 0, 59, ()),
-    ("hour", 0, 23, ()),
-    ("day of month", 1, 31, ()),
-    ("month", 1, 12, _MONTH_NAMES),
-    ("day of week", 0, 7, _DAY_NAMES),
-)
-_CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
-
-
 def _cron_value(text: str, low: int, high: int, names: tuple[str, ...]) -> int | None:
     if text.lower() in names:
         return names.index(text.lower()) + low
@@ -148,11 +137,11 @@ def _cron_field_problem(text: str, name: str, low: int, high: int, names: tuple[
 def cron_problem(expression: str) -> str | None:
     """Why `expression` is not a valid 5-field cron expression, or None when it is."""
     fields = expression.split()
-    if len(fields) == 1 and fields[0] in _CRON_MACROS:
+    if len(fields) == 1 and fields[0] in CRON_MACROS:
         return None
     if len(fields) != 5:
         return f"a cron expression has 5 fields (minute hour day month weekday), not {len(fields)}"
-    for text, (name, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
+    for text, (name, low, high, names) in zip(fields, CRON_FIELDS, strict=True):
         problem = _cron_field_problem(text, name, low, high, names)
         if problem is not None:
             return problem

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from itertools import product
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from opsrun.cronwords import CALENDAR_SHORTHANDS, CRON_MACROS, MONTH_NAMES
 from opsrun.design.schema import schedule_kind
-from opsrun.schedule import CALENDAR_SHORTHANDS
 
 # A fixed start in the past: the rule, not the start, decides when a schedule fires.
 DTSTART = "20260101T000000"
@@ -21,7 +21,6 @@ MAX_RULES = 31
 
 _RRULE_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")  # Monday first, as datetime.weekday()
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
 class ScheduleError(ValueError):
@@ -67,24 +66,13 @@ def _number(text: str, low: int, names: tuple[str, ...]) -> int:
     return int(text)
 
 
-_CRON_MACROS = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
-
-
 def _cron_times(expression: str) -> list[_Times]:
-    fields = _CRON_MACROS.get(expression.strip(), expression).split()
+    fields = CRON_MACROS.get(expression.strip(), expression).split()
     minute, hour, month_day, month, weekday = fields
     minutes = _values(minute, 0, 59, (), range_mark="-")
     hours = _values(hour, 0, 23, (), range_mark="-")
     month_days = _values(month_day, 1, 31, (), range_mark="-")
-    months = _values(month, 1, 12, _MONTH_NAMES, range_mark="-")
+    months = _values(month, 1, 12, MONTH_NAMES, range_mark="-")
     # cron counts Sunday as 0 and 7; rrule's week starts on Monday.
     cron_days = _values(weekday, 0, 7, ("sun", *_DAY_NAMES[:6]), range_mark="-")
     weekdays = None if cron_days is None else tuple(sorted({(day - 1) % 7 for day in cron_days}))
