@@ -170,7 +170,7 @@ def _json(text: str | None, default: Any) -> Any:
 def _runs(rows: list[Any]) -> Iterator[Run]:
     for row in rows:
         hosts = _json(row["hosts"], {})
-        published = _json(row["published"], {}) if "published" in row.keys() else {}  # noqa: SIM118
+        published = _json(row["published"], {})
         yield Run(
             id=row["id"],
             playbook=playbook_name(row["playbook"]),

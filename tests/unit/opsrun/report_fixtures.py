@@ -8,7 +8,6 @@ Health checks run every day at 00:30 JST, from 2026-11-01 to 2026-12-01: the fir
 October in UTC, the last is still November in UTC, so the month's runs depend on the time zone.
 """
 
-import json
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -132,21 +131,6 @@ def _record(
     )
 
 
-def store_run(
-    store: Store, record: RunRecord, *, routine: str | None = None, step: str | None = None
-) -> None:
-    """record_run, and the run's published data in runs.published where the store does not keep it yet."""
-    record_run(store, record, routine=routine, step=step)
-    with store.write() as connection:
-        columns = {row["name"] for row in connection.execute("PRAGMA table_info(runs)")}
-        if "published" not in columns:
-            connection.execute("ALTER TABLE runs ADD COLUMN published TEXT")
-        connection.execute(
-            "UPDATE runs SET published = ? WHERE id = ? AND published IS NULL",
-            (json.dumps(record.published, sort_keys=True), record.run_id),
-        )
-
-
 def _finding(host: str, check: str, item: str, *, status: str, value: Any, message: str) -> dict[str, Any]:
     return {
         "host": host,
@@ -224,7 +208,7 @@ def _health_run(store: Store, day: int, *, month: int = 11) -> tuple[str, RunRec
     run_id = f"health-{month:02d}{day:02d}"
     published = {"health_check_findings": findings, "health_check_summary": {"crit": 0}}
     record = _record(run_id, "opsrun.ops.health_check", at, hosts=hosts, published=published)
-    store_run(store, record, routine="daily-health", step="health_check")
+    record_run(store, record, routine="daily-health", step="health_check")
     return run_id, record
 
 
@@ -254,7 +238,7 @@ def build_month_store(state_dir: Path) -> Path:
                 ]
             },
         )
-        store_run(store, october)
+        record_run(store, october)
         _open(store, october)
         _act(store, 1, Action.ACK, "oncall", at=jst(2, 9, 0))
         _act(store, 1, Action.RESOLVE, "lead", at=jst(3, 10, 0), note="old logs archived")
@@ -322,7 +306,7 @@ def build_month_store(state_dir: Path) -> Path:
         }
         planned = {"hosts": [{**patching["hosts"][0], "status": "planned", "check_mode": True}]}
         patch_hosts = {"web01": HostStats(ok=20, changed=4), "web02": HostStats(ok=18)}
-        store_run(
+        record_run(
             store,
             _record(
                 "patch-1114",
@@ -333,7 +317,7 @@ def build_month_store(state_dir: Path) -> Path:
                 check=True,
             ),
         )
-        store_run(
+        record_run(
             store,
             _record(
                 "patch-1115",
@@ -349,7 +333,7 @@ def build_month_store(state_dir: Path) -> Path:
                 {"service": "php-fpm", "action": "reload", "status": "unchanged", "message": ""},
             ]
         }
-        store_run(
+        record_run(
             store,
             _record(
                 "restart-1116",
@@ -359,7 +343,7 @@ def build_month_store(state_dir: Path) -> Path:
                 published={"service_restart_report": restart},
             ),
         )
-        store_run(
+        record_run(
             store,
             _record(
                 "cleanup-1122", "ping", jst(22, 2), hosts={"web01": HostStats(ok=1, changed=1)}, published={}
@@ -384,7 +368,7 @@ def build_month_store(state_dir: Path) -> Path:
                     "period_key": "2026-11-22",
                     "message": "backup host full",
                 }
-            store_run(
+            record_run(
                 store,
                 _record(
                     f"backup-11{day:02d}",
@@ -409,7 +393,7 @@ def build_month_store(state_dir: Path) -> Path:
                 "extracted": None,
             },
         }
-        store_run(
+        record_run(
             store,
             _record(
                 "restore-1128",
