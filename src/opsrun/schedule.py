@@ -351,6 +351,9 @@ def render_service(job: Job) -> str:
         "Type=oneshot",
         f"WorkingDirectory={_specifiers_escaped(str(job.working_dir))}",
         "ExecStart=" + " ".join(_exec_word(argument) for argument in job.command),
+        # 75: the routine waits at an approval gate, or another change holds its hosts. The run is
+        # recorded and its on_failure applies; the unit itself has not failed.
+        "SuccessExitStatus=75",
     ]
     return "\n".join(lines) + "\n"
 

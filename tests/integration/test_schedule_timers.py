@@ -77,6 +77,8 @@ def test_user_timers_install_list_remove(
     escalation = (unit_dir / "opsrun-escalate-due.service").read_text(encoding="utf-8")
     assert f" incident escalate-due --ops-file {OPS_FILE} --state-dir {state_dir}\n" in escalation
     assert f"\nWorkingDirectory={tmp_path}\n" in service
+    # A routine paused at an approval gate, or kept from hosts another change holds, is no failed unit.
+    assert "\nSuccessExitStatus=75\n" in service
     timer = (unit_dir / "opsrun-monthly-patching.timer").read_text(encoding="utf-8")
     assert "\nOnCalendar=Sun *-*-1..7 02:00:00 Asia/Tokyo\n" in timer
 
