@@ -60,6 +60,8 @@ _TEXT: dict[Language, dict[str, str]] = {
         "no": "no",
         "none": "none",
         "check_mode": " (check mode)",
+        "approval": " (needs approval)",
+        "business_days_only": " (business days only; skipped on holidays)",
         "thresholds": "Thresholds and settings",
         "thresholds.none": "The steps use the thresholds of the inventory (group_vars, host_vars) only.",
         "variable": "Variable",
@@ -152,6 +154,8 @@ _TEXT: dict[Language, dict[str, str]] = {
         "no": "なし",
         "none": "なし",
         "check_mode": "（チェックモード）",
+        "approval": "（要承認）",
+        "business_days_only": "（営業日のみ・休日は実行しない）",
         "thresholds": "閾値・設定値",
         "thresholds.none": "閾値はインベントリ（group_vars・host_vars）の設定値のみを使用します。",
         "variable": "変数",
@@ -229,7 +233,9 @@ class _Words:
 
     def step_cells(self, step: Step) -> list[str]:
         return [
-            step.title + (self("check_mode") if step.check_mode else ""),
+            step.title
+            + (self("check_mode") if step.check_mode else "")
+            + (self("approval") if step.approval else ""),
             step.playbook,
             step.limit or self("target.all"),
             self(f"on_failure.{step.on_failure}"),
@@ -270,14 +276,20 @@ def _routines(design: OpsDesign, words: _Words) -> list[Section]:
     overview = Table(
         [words("routine"), words("schedule"), words("description"), words("steps")],
         [
-            [name, routine.schedule, routine.description or "", str(len(routine.steps))]
+            [
+                name,
+                routine.schedule + (words("business_days_only") if routine.business_days_only else ""),
+                routine.description or "",
+                str(len(routine.steps)),
+            ]
             for name, routine in design.routines.items()
         ],
     )
     sections = [Section(words("routines"), [overview])]
     for name, routine in design.routines.items():
         rows = [[str(index), *words.step_cells(step)] for index, step in enumerate(routine.steps, start=1)]
-        blocks: list[Block] = [f"{words('schedule')}: {routine.schedule}"]
+        days_only = words("business_days_only") if routine.business_days_only else ""
+        blocks: list[Block] = [f"{words('schedule')}: {routine.schedule}{days_only}"]
         if routine.description:
             blocks.append(routine.description)
         blocks.append(Table(words.step_header(), rows))

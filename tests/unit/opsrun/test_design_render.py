@@ -52,6 +52,7 @@ def test_english_markdown_of_the_example(example: OpsDesign) -> None:
     assert "| ops-oncall | slack | oncall@example.com |  |" in text
     assert "- Escalated to: l2 → maintainer → client" in text
     assert "- weekly maintenance: every Sun 02:00–05:00" in text
+    assert "| 2 | patch the databases (needs approval) | patching | db | stop | yes |" in text
     assert "- storage migration: 2026-11-14 22:00 – 2026-11-15 06:00" in text
     for secret in SECRETS:
         assert secret not in text

@@ -101,8 +101,9 @@ def _nodes(playbook: str, workflow: str) -> dict[str, dict[str, Any]]:
 
 def test_workflow_edges_follow_on_failure(example_export: Any) -> None:
     nodes = _nodes(example_export.playbook, "opsrun routine monthly-patching")
-    # stop: only a success edge
-    assert nodes["step-1"]["related"] == {"success_nodes": [{"identifier": "step-2"}]}
+    # stop: only a success edge, here to the approval node before the step marked approval: true
+    assert nodes["step-1"]["related"] == {"success_nodes": [{"identifier": "approval-2"}]}
+    assert nodes["approval-2"]["related"] == {"success_nodes": [{"identifier": "step-2"}]}
     assert nodes["step-1"]["limit"] == "web"
     # escalate on the last step: a failure edge to the first tier's escalation node
     assert nodes["step-3"]["related"] == {"failure_nodes": [{"identifier": "escalate-3"}]}
