@@ -10,6 +10,12 @@ COLLECTION_NAME = "opsrun.ops"
 _COLLECTION_PACKAGE = f"ansible_collections.{COLLECTION_NAME}"
 _PLAYBOOK_SUFFIXES = (".yml", ".yaml")
 _SHORT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+COLLECTION_PREFIX = f"{COLLECTION_NAME}."
+
+
+def short_name(name: str) -> str:
+    """A name of the collection without its prefix: opsrun.ops.ping -> ping (others unchanged)."""
+    return name.removeprefix(COLLECTION_PREFIX)
 
 
 def collection_dir() -> Path:
@@ -46,9 +52,9 @@ def available_playbooks(collection: Path) -> list[str]:
     )
 
 
-def _collection_playbook(collection: Path, short_name: str) -> Path | None:
+def _collection_playbook(collection: Path, short: str) -> Path | None:
     for suffix in _PLAYBOOK_SUFFIXES:
-        candidate = collection / "playbooks" / f"{short_name}{suffix}"
+        candidate = collection / "playbooks" / f"{short}{suffix}"
         if candidate.is_file():
             return candidate
     return None
@@ -72,9 +78,9 @@ def resolve_playbook(name: str, collection: Path, cwd: Path) -> Path:
                 hint="check the path, or name a playbook of the collection instead",
             )
         return path
-    short_name = name.removeprefix(f"{COLLECTION_NAME}.")
-    if _SHORT_NAME.match(short_name):
-        found = _collection_playbook(collection, short_name)
+    short = short_name(name)
+    if _SHORT_NAME.match(short):
+        found = _collection_playbook(collection, short)
         if found is not None:
             return found
     available = available_playbooks(collection)

@@ -105,9 +105,7 @@ def release(store: Store, run_id: str) -> None:
 
 
 @contextmanager
-def leased(
-    store: Store, hosts: Collection[str], run_id: str, *, wait_seconds: float = 0.0
-) -> Iterator[None]:
+def leased(store: Store, hosts: Collection[str], run_id: str, *, wait_seconds: float = 0.0) -> Iterator[None]:
     """Hold leases on `hosts` for the duration of the block."""
     acquire(store, hosts, run_id, wait_seconds=wait_seconds)
     try:

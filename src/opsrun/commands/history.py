@@ -19,6 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from opsrun.collection import COLLECTION_PREFIX, short_name
 from opsrun.errors import OpsrunError
 from opsrun.output import GlobalOptions, OutputFormat, envelope, print_envelope
 from opsrun.state import RUNS_DIR_NAME
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 HISTORY_COMMAND = "history"
 SHOW_COMMAND = "show"
 DEFAULT_LIMIT = 20
-COLLECTION_PREFIX = "opsrun.ops."
 # Statuses of playbook runs (ansible-runner's, and interrupted) and of routine runs.
 STATUSES = (
     "running",
@@ -161,7 +161,7 @@ class HistoryFilter:
 
 def playbook_names(name: str) -> tuple[str, str]:
     """The names a collection playbook may be stored under: `ping` and `opsrun.ops.ping`."""
-    short = name.removeprefix(COLLECTION_PREFIX)
+    short = short_name(name)
     return short, f"{COLLECTION_PREFIX}{short}"
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from opsrun.collection import COLLECTION_NAME
+from opsrun.collection import COLLECTION_NAME, COLLECTION_PREFIX, short_name
 from opsrun.errors import ExitCode, OpsrunError
 
 # Ansible's documentation markup: C(value), O(option), M(module), I(italic), V(value), …
@@ -42,9 +42,10 @@ def playbook_entry_points(playbook: Path) -> list[tuple[str, str]]:
                 arguments = task.get(action)
                 if isinstance(arguments, dict) and "name" in arguments:
                     found.append((str(arguments["name"]), str(arguments.get("tasks_from", "main"))))
-    prefix = f"{COLLECTION_NAME}."
     return list(
-        dict.fromkeys((name.removeprefix(prefix), entry) for name, entry in found if name.startswith(prefix))
+        dict.fromkeys(
+            (short_name(name), entry) for name, entry in found if name.startswith(COLLECTION_PREFIX)
+        )
     )
 
 

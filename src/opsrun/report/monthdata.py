@@ -16,12 +16,12 @@ from pathlib import PurePosixPath
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from opsrun.collection import short_name
 from opsrun.errors import ExitCode, OpsrunError
 from opsrun.incidents import Approval, Event, Incident, State
 from opsrun.store import Store, parse_time, time_text
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_COLLECTION_PREFIX = "opsrun.ops."
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def parse_month(text: str, zone: ZoneInfo) -> Period:
 
 def playbook_name(playbook: str) -> str:
     """A run's playbook as the collection names it: opsrun.ops.patching and dir/patching.yml -> patching."""
-    name = playbook.removeprefix(_COLLECTION_PREFIX)
+    name = short_name(playbook)
     return PurePosixPath(name).stem if name.endswith((".yml", ".yaml")) else name
 
 
